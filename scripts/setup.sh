@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian package vlm needs and builds it in Release into build/.
+# Usage: scripts/setup.sh [--no-build]      (safe to run again: installs only what is missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libtorch-dev            # tensors and autograd (LibTorch 1.13 on Debian 12)
+  libopenblas0-pthread    # without it float32 GEMMs use the reference BLAS, ~30x slower
+  libgloo-dev             # c10d Gloo headers for data-parallel training on CPU
+  libyaml-cpp-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev
+  libpcre2-dev libutf8proc-dev                   # tokenizer regexes, Unicode normalization
+  libturbojpeg0-dev libpng-dev libwebp-dev libexif-dev  # image decode / encode
+  libcurl4-openssl-dev libarchive-dev zlib1g-dev        # downloader, webdataset shards
+)
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Optional extras used by some tests and benchmarks; each test skips cleanly without them.
+if [ -x scripts/setup-extras.sh ]; then scripts/setup-extras.sh || echo "setup: extras failed (tests needing them will skip)"; fi
+
+[ "${1:-}" = "--no-build" ] && exit 0
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release ${VLM_CMAKE_ARGS:-}
+cmake --build build -j "$(nproc)"
+echo "setup: built build/vlm"

@@ -1,0 +1,48 @@
+#include "core/runtime.h"
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "core/error.h"
+
+namespace vlm::runtime {
+
+int configure_threads(int requested) {
+  int n = requested;
+  if (n <= 0) {
+    if (const char* env = std::getenv("VLM_THREADS"); env != nullptr && *env != '\0') n = std::atoi(env);
+  }
+  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(n);
+  return n;
+}
+
+uint64_t seed_everything(uint64_t seed) {
+  torch::manual_seed(seed);
+  return seed;
+}
+
+c10::Device parse_device(const std::string& spec) {
+  if (spec.empty() || spec == "auto") {
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  }
+  try {
+    torch::Device device(spec);
+    if (device.is_cuda() && !torch::cuda::is_available()) {
+      throw Error("device '" + spec + "' asked for, but this LibTorch sees no CUDA GPU", "use --device cpu");
+    }
+    return device;
+  } catch (const c10::Error&) {
+    throw UsageError("unknown device '" + spec + "'", "use auto, cpu, cuda or cuda:N");
+  }
+}
+
+std::string describe_build() {
+  return str("LibTorch ", TORCH_VERSION, ", ", torch::get_num_threads(), " threads, CUDA ",
+             torch::cuda::is_available() ? "available" : "not available");
+}
+
+}  // namespace vlm::runtime
