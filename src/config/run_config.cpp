@@ -1,0 +1,176 @@
+#include "config/run_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/error.h"
+
+namespace vlm::config {
+
+void RunSection::bind(Binder& b) {
+  b.field("name", name, "run name; the run directory is out_dir/name");
+  b.field("out_dir", out_dir, "folder holding run directories");
+  b.field("seed", seed, "seed for weights, data order and sampling", at_least(0));
+  b.field("device", device, "auto | cpu | cuda | cuda:N");
+  b.field("threads", threads, "intra-op CPU threads, 0 = all cores", at_least(0));
+  b.field("deterministic", deterministic, "reproducible step by step (CPU); resume logs identical losses");
+}
+
+void VisionSection::bind(Binder& b) {
+  b.field("path", path, "HF ViT folder (google/vit-base-patch16-224 layout); empty = random ViT of the sizes below");
+  b.field("image_size", image_size, "input side in pixels", at_least(8));
+  b.field("patch_size", patch_size, "patch side in pixels", at_least(1));
+  b.field("hidden_size", hidden_size, "from-scratch width", at_least(8));
+  b.field("num_hidden_layers", num_hidden_layers, "from-scratch depth", at_least(1));
+  b.field("num_attention_heads", num_attention_heads, "from-scratch heads", at_least(1));
+  b.field("intermediate_size", intermediate_size, "from-scratch MLP width", at_least(1));
+  b.field("train", train, "train the ViT too (only sensible from scratch, as in the demo)");
+}
+
+void QFormerSection::bind(Binder& b) {
+  b.field("init_from", init_from, "DistilBERT or BERT folder to initialise from; empty = from scratch");
+  b.field("tokenizer", tokenizer, "tokenizer folder or tokenizer.json; empty = init_from");
+  b.field("checkpoint", checkpoint, "stage-1 run directory or checkpoint to start from");
+  b.field("num_query_tokens", num_query_tokens, "learnable query tokens", at_least(1));
+  b.field("cross_attention_freq", cross_attention_freq, "cross-attention every N layers", at_least(1));
+  b.field("embed_dim", embed_dim, "shared image-text embedding width", at_least(1));
+  b.field("similarity", similarity, "image-text similarity over queries", {"mean", "max"});
+  b.field("query_ffn", query_ffn, "separate query FFN initialised from the text FFN (BLIP-2)");
+  b.field("max_text_length", max_text_length, "text tokens kept (truncation)", at_least(4));
+  b.field("hidden_size", hidden_size, "from-scratch width", at_least(8));
+  b.field("num_hidden_layers", num_hidden_layers, "from-scratch depth", at_least(1));
+  b.field("num_attention_heads", num_attention_heads, "from-scratch heads", at_least(1));
+  b.field("intermediate_size", intermediate_size, "from-scratch FFN width", at_least(1));
+}
+
+void LoraSection::bind(Binder& b) {
+  b.field("r", r, "rank", at_least(1));
+  b.field("alpha", alpha, "scale numerator: scale = alpha / r (alpha / sqrt(r) with rsLoRA)", above(0));
+  b.field("dropout", dropout, "dropout on the LoRA branch input", between(0, 0.99));
+  b.field("target_modules", target_modules, "module name patterns, or all-linear");
+  b.field("use_rslora", use_rslora, "rank-stabilised scaling");
+}
+
+void LmSection::bind(Binder& b) {
+  b.field("path", path, "HF causal LM folder (SmolLM / Llama or Qwen3 layout)");
+  b.field("checkpoint", checkpoint, "stage-2 run directory or checkpoint");
+  b.field("lora_enabled", lora_enabled, "tune the LM with LoRA (false = LM frozen)");
+  b.section("lora", lora, "LoRA on the LM (stage 2)");
+  b.field("hidden_size", hidden_size, "from-scratch width (stage lm)", at_least(8));
+  b.field("num_hidden_layers", num_hidden_layers, "from-scratch depth (stage lm)", at_least(1));
+  b.field("num_attention_heads", num_attention_heads, "from-scratch heads (stage lm)", at_least(1));
+  b.field("num_key_value_heads", num_key_value_heads, "from-scratch KV heads (stage lm)", at_least(1));
+  b.field("intermediate_size", intermediate_size, "from-scratch MLP width (stage lm)", at_least(1));
+}
+
+void DataSection::bind(Binder& b) {
+  b.field("path", path, "table (.csv/.tsv/.jsonl), img2dataset folder, .tar shards folder, or image folder");
+  b.field("format", format, "auto, or the format name", {"auto", "table", "cc_tsv", "files", "webdataset", "folder"});
+  b.field("image_column", image_column, "table column with the image path or URL");
+  b.field("caption_column", caption_column, "table column with the caption");
+  b.field("val_fraction", val_fraction, "share held out for validation (stable hash of the sample key)",
+          between(0, 0.9));
+  b.field("split_seed", split_seed, "seed of the split hash", at_least(0));
+  b.field("workers", workers, "loader threads", at_least(0));
+  b.field("max_samples", max_samples, "use at most this many samples, 0 = all", at_least(0));
+  b.field("augment", augment, "random resized crop and colour jitter in training");
+  b.field("vqa_ratio", vqa_ratio, "stage 2: share of samples trained on a question-answer pair", between(0, 1));
+}
+
+void TrainSection::bind(Binder& b) {
+  b.field("stage", stage, "what to train", {"stage1", "stage2", "lm"});
+  b.field("steps", steps, "optimizer steps", at_least(1));
+  b.field("batch_size", batch_size, "samples per micro-batch (per process)", at_least(1));
+  b.field("grad_accum", grad_accum, "micro-batches per optimizer step", at_least(1));
+  b.field("optimizer", optimizer, "optimizer", {"adam", "adamw"});
+  b.field("lr", lr, "stage 1: cross-attention and queries; stage 2: Q-Former", above(0));
+  b.field("lr_other_mult", lr_other_mult, "stage 1: the rest of the Q-Former at lr x this", above(0));
+  b.field("lr_head", lr_head, "stage 2: adapter and LoRA; stage lm: the LM", above(0));
+  b.field("weight_decay", weight_decay, "AdamW decoupled weight decay", at_least(0));
+  b.field("schedule", schedule, "learning-rate schedule after warmup", {"constant", "cosine", "linear"});
+  b.field("warmup_steps", warmup_steps, "linear warmup steps", at_least(0));
+  b.field("min_lr_ratio", min_lr_ratio, "floor of the decay as a share of the peak", between(0, 1));
+  b.field("clip_grad_norm", clip_grad_norm, "clip the global gradient norm, 0 = off", at_least(0));
+  b.field("precision", precision, "auto = bf16 autocast on GPUs that support it, else fp32",
+          {"auto", "fp32", "bf16"});
+  b.field("temperature", temperature, "contrastive temperature (initial value when learned)", above(0));
+  b.field("learn_temperature", learn_temperature, "learn the temperature (as CLIP)");
+  b.field("itm_weight", itm_weight, "BLIP-2 image-text matching loss weight, 0 = off", at_least(0));
+  b.field("itg_weight", itg_weight, "BLIP-2 image-grounded caption loss weight, 0 = off", at_least(0));
+  b.field("max_bad_steps", max_bad_steps, "stop after this many non-finite steps in a row", at_least(1));
+}
+
+void ScheduleSection::bind(Binder& b) {
+  b.field("log_every", log_every, "log training metrics every N steps", at_least(1));
+  b.field("eval_every", eval_every, "validate every N steps, 0 = only at the end", at_least(0));
+  b.field("eval_batches", eval_batches, "validation batches per evaluation", at_least(1));
+  b.field("save_every", save_every, "write the latest checkpoint every N steps, 0 = only at the end", at_least(0));
+  b.field("keep_checkpoints", keep_checkpoints, "step checkpoints kept besides best and latest", at_least(0));
+  b.field("sample_captions", sample_captions, "stage 2: captions generated at each evaluation", at_least(0));
+}
+
+void PromptSection::bind(Binder& b) {
+  b.field("system", system, "system turn of the chat prompt");
+  b.field("user", user, "user turns, one drawn at random per sample");
+  b.field("max_target_tokens", max_target_tokens, "caption tokens kept (truncation)", at_least(1));
+}
+
+void GenerationSection::bind(Binder& b) {
+  b.field("max_new_tokens", max_new_tokens, "tokens generated at most", at_least(1));
+  b.field("temperature", temperature, "sampling temperature, 0 = greedy", at_least(0));
+  b.field("top_p", top_p, "nucleus sampling mass", between(0, 1));
+  b.field("top_k", top_k, "keep the k most likely tokens, 0 = off", at_least(0));
+  b.field("repetition_penalty", repetition_penalty, "penalty on tokens already present, 1 = off", above(0));
+}
+
+void RunConfig::bind(Binder& b) {
+  b.section("run", run, "where the run goes and how it is seeded");
+  b.section("vision", vision, "frozen image encoder");
+  b.section("qformer", qformer, "querying transformer");
+  b.section("lm", lm, "causal language model (stage 2)");
+  b.section("data", data, "image-caption data");
+  b.section("train", train, "optimisation");
+  b.section("schedule", schedule, "periodic work");
+  b.section("prompt", prompt, "chat prompt (stage 2)");
+  b.section("generation", generation, "caption generation");
+}
+
+void RunConfig::validate() const {
+  if (data.path.empty()) throw ConfigError("data.path", "is required", "point it at your image-caption data");
+  if (vision.path.empty() && vision.image_size % vision.patch_size != 0) {
+    throw ConfigError("vision.image_size", str(vision.image_size, " is not a multiple of patch_size ",
+                                               vision.patch_size));
+  }
+  if (vision.path.empty() && vision.hidden_size % vision.num_attention_heads != 0) {
+    throw ConfigError("vision.hidden_size", "must be divisible by num_attention_heads");
+  }
+  if (qformer.init_from.empty() && qformer.hidden_size % qformer.num_attention_heads != 0) {
+    throw ConfigError("qformer.hidden_size", "must be divisible by num_attention_heads");
+  }
+  if (train.stage != "stage1" && lm.path.empty()) {
+    throw ConfigError("lm.path", "is required for stage " + train.stage);
+  }
+  if (train.stage == "stage2" && prompt.user.empty()) {
+    throw ConfigError("prompt.user", "needs at least one prompt");
+  }
+  if (lm.num_attention_heads % lm.num_key_value_heads != 0) {
+    throw ConfigError("lm.num_key_value_heads", "must divide lm.num_attention_heads");
+  }
+  if (train.warmup_steps > train.steps) {
+    throw ConfigError("train.warmup_steps", str("is ", train.warmup_steps, ", more than train.steps ", train.steps));
+  }
+}
+
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  YAML::Node root = load_yaml_file(path);
+  for (const auto& o : overrides) apply_override(root, o);
+  RunConfig config;
+  read_yaml(root, path, [&](Binder& b) { config.bind(b); });
+  config.validate();
+  return config;
+}
+
+std::string to_yaml(RunConfig config) {
+  return write_yaml([&](Binder& b) { config.bind(b); });
+}
+
+}  // namespace vlm::config
