@@ -1,0 +1,98 @@
+// The Vision Transformer encoder in transformers' ViTModel layout (modeling_vit.py; Dosovitskiy et al.
+// 2020): patch embedding by a strided conv, [CLS] + learned position embeddings (bicubic-interpolated
+// for another image size), pre-norm blocks, final layernorm, optional tanh pooler. Module names are
+// the checkpoint's, so google/vit-base-patch16-224 (a ViTForImageClassification) loads through
+// vit_name_table() with its `vit.` prefix stripped and `classifier.*` skipped knowingly.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "models/weights.h"
+
+namespace vlm::models {
+
+class HfConfig;
+
+// transformers' ViTConfig: field names as in config.json, defaults as transformers' when a key is absent.
+struct ViTConfig {
+  int64_t hidden_size = 768;                 // e.g. 768 (base), 192 (tiny)
+  int64_t num_hidden_layers = 12;            // e.g. 12
+  int64_t num_attention_heads = 12;          // e.g. 12; must divide hidden_size
+  int64_t intermediate_size = 3072;          // e.g. 3072 = 4 x hidden_size
+  std::string hidden_act = "gelu";           // e.g. "gelu" (exact erf), "gelu_new"
+  double hidden_dropout_prob = 0.0;          // e.g. 0.0
+  double attention_probs_dropout_prob = 0.0; // e.g. 0.0
+  double initializer_range = 0.02;           // e.g. 0.02: std of the truncated-normal init
+  double layer_norm_eps = 1e-12;             // e.g. 1e-12
+  int64_t image_size = 224;                  // e.g. 224: the size the position embeddings were trained at
+  int64_t patch_size = 16;                   // e.g. 16
+  int64_t num_channels = 3;                  // e.g. 3 (RGB)
+  bool qkv_bias = true;                      // e.g. true: query/key/value have biases
+  bool add_pooling_layer = false;            // ours, not config.json: e.g. false for ViTForImageClassification weights
+  int64_t pooler_output_size = 0;            // e.g. 0 = hidden_size (HF: null)
+  std::string pooler_act = "tanh";           // e.g. "tanh"
+
+  int64_t num_patches() const { return (image_size / patch_size) * (image_size / patch_size); }
+  void validate() const;                     // throws ConfigError naming the field and the fix
+  static ViTConfig from_hf(const HfConfig& json);
+  static ViTConfig from_json(const std::string& path);  // config.json file or its folder
+  nlohmann::json to_json() const;            // config.json contents (model_type "vit")
+  static ViTConfig tiny();                   // a test/demo preset: D=32, 2 layers, 4 heads, 32x32 images, 8x8 patches
+};
+
+class ViTLayerImpl : public torch::nn::Module {
+ public:
+  explicit ViTLayerImpl(const ViTConfig& cfg);
+  at::Tensor forward(const at::Tensor& x);  // (B, N, D) -> (B, N, D)
+
+ private:
+  ViTConfig cfg_;
+  torch::nn::LayerNorm layernorm_before_{nullptr}, layernorm_after_{nullptr};
+  torch::nn::Linear query_{nullptr}, key_{nullptr}, value_{nullptr}, attn_out_{nullptr};
+  torch::nn::Linear intermediate_{nullptr}, output_{nullptr};
+};
+TORCH_MODULE(ViTLayer);
+
+class ViTModelImpl : public torch::nn::Module {
+ public:
+  // Random initialisation as transformers' ViTPreTrainedModel._init_weights (truncated normal).
+  explicit ViTModelImpl(const ViTConfig& cfg);
+
+  // pixel_values (B, C, H, W) -> last_hidden_state (B, 1 + P, D). Another H, W than image_size
+  // interpolates the position embeddings (bicubic) when `interpolate_pos_encoding`, else throws.
+  at::Tensor forward(const at::Tensor& pixel_values, bool interpolate_pos_encoding = true);
+  // last_hidden_state -> tanh(dense([CLS])) (B, D); needs add_pooling_layer.
+  at::Tensor pool(const at::Tensor& last_hidden_state);
+  // Position embeddings for an image of height x width: (1, 1 + P', D); identity at image_size.
+  at::Tensor interpolate_pos_encoding(int64_t height, int64_t width);
+
+  const ViTConfig& config() const { return cfg_; }
+
+ private:
+  ViTConfig cfg_;
+  at::Tensor cls_token_, position_embeddings_;
+  torch::nn::Conv2d projection_{nullptr};
+  torch::nn::ModuleList layers_;
+  torch::nn::LayerNorm layernorm_{nullptr};
+  torch::nn::Linear pooler_{nullptr};
+};
+TORCH_MODULE(ViTModel);
+
+// How ViT checkpoints name things: `vit.` prefix (ViTForImageClassification), classifier and
+// masked-image-modeling tensors skipped knowingly; a pooler in the file is skipped when the
+// model has none.
+NameTable vit_name_table(const ViTConfig& cfg);
+
+struct LoadedViT {
+  ViTConfig config;
+  ViTModel model;
+};
+// One call from an HF folder (config.json + safetensors) to an eval-mode model; the pooler is
+// built when the weights have one.
+LoadedViT load_vit(const std::string& folder);
+
+}  // namespace vlm::models
