@@ -6,10 +6,27 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <sstream>
+#include <string>
+#include <type_traits>
+
 #define VLM_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
+namespace c10d {
+class ProcessGroup;
+class Backend;
+}  // namespace c10d
+
 namespace vlm::compat {
+
+// The c10d class that Gloo/NCCL implement and that collectives are called on: ProcessGroup in
+// 1.13, Backend (wrapped by a dispatching ProcessGroup) since 2.0. Same collective signatures.
+#if VLM_TORCH_AT_LEAST(2, 0)
+using CommBackend = c10d::Backend;
+#else
+using CommBackend = c10d::ProcessGroup;
+#endif
 
 // True when the fused at::scaled_dot_product_attention (flash / memory-efficient on CUDA) exists.
 constexpr bool kHasFusedAttention = VLM_TORCH_AT_LEAST(2, 0);
@@ -45,6 +62,21 @@ inline at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, 
   }
   if (mask.defined()) scores = scores + mask.to(at::kFloat);
   return at::matmul(at::softmax(scores, -1), v.to(at::kFloat)).to(q.scalar_type());
+}
+
+// The key of a parameter in Optimizer::state(): the address of its TensorImpl, printed into a
+// string on 1.13, the raw pointer in later versions. (A template so the other branch is discarded.)
+template <typename Param = at::Tensor>
+auto optimizer_state_key(const Param& param) {
+  using Optimizer = std::conditional_t<std::is_same_v<Param, at::Tensor>, torch::optim::Optimizer, void>;
+  using Key = typename std::decay_t<decltype(std::declval<Optimizer&>().state())>::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream out;
+    out << param.unsafeGetTensorImpl();
+    return Key(out.str());
+  } else {
+    return Key(param.unsafeGetTensorImpl());
+  }
 }
 
 // Turns autocast on or off for a device type with the given low-precision dtype.

@@ -1,0 +1,73 @@
+// Data parallel over processes started with torchrun's environment variables (RANK,
+// WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), talking through c10d: a TCPStore hosted by
+// rank 0 and ProcessGroupGloo (ProcessGroupNCCL for CUDA tensors where the LibTorch has it).
+// LibTorch has no C++ DistributedDataParallel, so gradients are all-reduced here after backward
+// in flattened buckets. World size 1 means no store and no process group: every call is a no-op.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vlm::train {
+
+struct DistEnv {
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+};
+
+// Reads the torchrun variables; absent ones keep the defaults above (one process). Throws
+// vlm::Error on malformed or inconsistent values (e.g. RANK >= WORLD_SIZE).
+DistEnv dist_env_from_environment();
+
+class Distributed {
+ public:
+  // Rank 0 hosts the TCPStore at master_addr:master_port; every rank connects and builds the
+  // process group. `cuda` picks NCCL when compiled in (else Gloo, which copies through the host).
+  // Blocks until all ranks have joined or `timeout` passes (then throws vlm::Error).
+  explicit Distributed(const DistEnv& env, bool cuda = false,
+                       std::chrono::milliseconds timeout = std::chrono::minutes(5));
+  ~Distributed();
+  Distributed(const Distributed&) = delete;
+  Distributed& operator=(const Distributed&) = delete;
+
+  int rank() const { return env_.rank; }
+  int world_size() const { return env_.world_size; }
+  int local_rank() const { return env_.local_rank; }
+  bool is_main() const { return env_.rank == 0; }
+  bool enabled() const { return env_.world_size > 1; }
+  std::string backend_name() const;  // "gloo", "nccl", or "none"
+
+  // Averages the gradients of `params` across ranks in flattened buckets of about bucket_bytes
+  // (grouped by dtype and device). Parameters without requires_grad are skipped; a missing
+  // gradient counts as zeros (so every rank sends the same layout).
+  void all_reduce_gradients(const std::vector<at::Tensor>& params, int64_t bucket_bytes = 25 << 20) const;
+  // Copies rank 0's values into `tensors` (parameters and buffers) on every rank.
+  void broadcast_parameters(const std::vector<at::Tensor>& tensors) const;
+  // In-place sum across ranks.
+  void all_reduce_sum_(const at::Tensor& tensor) const;
+  // Mean of a host value across ranks (metrics).
+  double all_reduce_mean(double value) const;
+  // (world_size * d0, ...) concatenation of every rank's tensor along dim 0, no gradient.
+  // Every rank must pass the same shape.
+  at::Tensor all_gather(const at::Tensor& tensor) const;
+  // The same with gradients (OpenCLIP's gather_with_grad): backward sums the incoming gradient
+  // across ranks and returns this rank's slice.
+  at::Tensor all_gather_with_grad(const at::Tensor& tensor) const;
+  void barrier() const;
+
+  struct Impl;  // c10d objects; kept out of this header (distributed.cpp)
+
+ private:
+  DistEnv env_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vlm::train

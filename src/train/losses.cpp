@@ -1,0 +1,137 @@
+// Contrastive (OpenCLIP ClipLoss, local_loss + gather_with_grad; BLIP-2's max over queries),
+// ITM hard negatives (LAVIS blip2_qformer.py: softmax weights, diagonal zeroed, multinomial) and
+// the causal LM loss with global token normalisation (torchtitan). Written here rather than
+// taken from a library: none exists for LibTorch C++, and each is a few lines over ATen ops.
+#include "train/losses.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "train/distributed.h"
+
+namespace vlm::train {
+
+namespace F = torch::nn::functional;
+
+at::Tensor learned_logit_scale(const at::Tensor& log_scale, double max_scale) {
+  return log_scale.to(at::kFloat).clamp_max(std::log(max_scale)).exp();
+}
+
+void clamp_log_scale_(const at::Tensor& log_scale, double max_scale) {
+  torch::NoGradGuard no_grad;
+  log_scale.clamp_(0.0, std::log(max_scale));
+}
+
+ContrastiveOutput contrastive_loss(const at::Tensor& image_embeds, const at::Tensor& text_embeds,
+                                   const ContrastiveOptions& options, const Distributed* dist) {
+  TORCH_CHECK(image_embeds.dim() == 2 || image_embeds.dim() == 3,
+              "contrastive_loss: image_embeds must be (B, E) or (B, Q, E), got ", image_embeds.sizes());
+  TORCH_CHECK(text_embeds.dim() == 2, "contrastive_loss: text_embeds must be (B, E), got ", text_embeds.sizes());
+  TORCH_CHECK(image_embeds.size(0) == text_embeds.size(0) && image_embeds.size(-1) == text_embeds.size(-1),
+              "contrastive_loss: image ", image_embeds.sizes(), " and text ", text_embeds.sizes(),
+              " disagree on B or E");
+  at::Tensor image = image_embeds.to(at::kFloat);
+  at::Tensor text = text_embeds.to(at::kFloat);
+  if (options.normalize) {
+    image = F::normalize(image, F::NormalizeFuncOptions().dim(-1));
+    text = F::normalize(text, F::NormalizeFuncOptions().dim(-1));
+  }
+  const at::Tensor scale = options.logit_scale.defined()
+                               ? options.logit_scale.to(at::kFloat)
+                               : at::scalar_tensor(1.0 / options.temperature, image.options());
+
+  const int64_t batch = image.size(0);
+  at::Tensor all_image = image;  // (G, E) or (G, Q, E)
+  at::Tensor all_text = text;    // (G, E)
+  ContrastiveOutput out;
+  if (dist != nullptr && dist->enabled()) {
+    all_image = dist->all_gather_with_grad(image);
+    all_text = dist->all_gather_with_grad(text);
+    out.label_offset = static_cast<int64_t>(dist->rank()) * batch;
+  }
+
+  if (image.dim() == 2) {
+    out.logits_per_image = scale * at::matmul(image, all_text.t());  // (B, G)
+    out.logits_per_text = scale * at::matmul(text, all_image.t());   // (B, G)
+  } else {
+    // BLIP-2: an image-text similarity is the best-matching query's. scale > 0 commutes with max.
+    const at::Tensor q2t = at::matmul(image, all_text.t());              // (B, Q, G)
+    out.logits_per_image = scale * std::get<0>(q2t.max(/*dim=*/1));       // (B, G)
+    const at::Tensor t2q = at::matmul(all_image, text.t());              // (G, Q, B)
+    out.logits_per_text = scale * std::get<0>(t2q.max(/*dim=*/1)).t();   // (B, G)
+  }
+  const at::Tensor labels =
+      at::arange(out.label_offset, out.label_offset + batch, image.options().dtype(at::kLong));  // (B,)
+  out.loss = 0.5 * (F::cross_entropy(out.logits_per_image, labels) + F::cross_entropy(out.logits_per_text, labels));
+  return out;
+}
+
+namespace {
+
+// One draw per row from softmax(row) + 1e-4 with the matching column zeroed (LAVIS adds 1e-4 so
+// that a row whose softmax mass sits all on the diagonal still has candidates).
+at::Tensor sample_rows(const at::Tensor& logits, int64_t offset, at::Generator& gen) {
+  const int64_t rows = logits.size(0);
+  at::Tensor weights = at::softmax(logits.detach().to(at::kFloat), 1).cpu() + 1e-4;  // (B, G)
+  weights = at::nan_to_num(weights, /*nan=*/1e-4, /*posinf=*/1.0, /*neginf=*/0.0);
+  const at::Tensor rows_idx = at::arange(rows, at::kLong);
+  weights.index_put_({rows_idx, rows_idx + offset}, 0.0);
+  return at::multinomial(weights, /*num_samples=*/1, /*replacement=*/false, gen).squeeze(1);  // (B,)
+}
+
+}  // namespace
+
+ItmPlan sample_itm_negatives(const ContrastiveOutput& contrastive, uint64_t seed) {
+  const at::Tensor& lpi = contrastive.logits_per_image;
+  const at::Tensor& lpt = contrastive.logits_per_text;
+  TORCH_CHECK(lpi.defined() && lpt.defined() && lpi.dim() == 2 && lpi.sizes() == lpt.sizes(),
+              "sample_itm_negatives: needs the (B, G) logits of a ContrastiveOutput");
+  const int64_t batch = lpi.size(0);
+  TORCH_CHECK(lpi.size(1) >= 2, "sample_itm_negatives: a batch of one has no negatives");
+  torch::NoGradGuard no_grad;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const at::Tensor neg_text = sample_rows(lpi, contrastive.label_offset, gen);   // (B,) text per image
+  const at::Tensor neg_image = sample_rows(lpt, contrastive.label_offset, gen);  // (B,) image per text
+  const at::Tensor pos = at::arange(contrastive.label_offset, contrastive.label_offset + batch, at::kLong);
+
+  ItmPlan plan;
+  plan.image_index = at::cat({pos, neg_image, pos}).to(lpi.device());  // (3B,)
+  plan.text_index = at::cat({pos, pos, neg_text}).to(lpi.device());    // (3B,)
+  plan.labels = at::cat({at::ones({batch}, at::kLong), at::zeros({2 * batch}, at::kLong)}).to(lpi.device());
+  return plan;
+}
+
+at::Tensor itm_loss(const at::Tensor& itm_logits, const at::Tensor& labels) {
+  TORCH_CHECK(itm_logits.dim() == 2 && itm_logits.size(1) == 2 && labels.dim() == 1 &&
+                  labels.size(0) == itm_logits.size(0),
+              "itm_loss: logits must be (N, 2) and labels (N,), got ", itm_logits.sizes(), " and ", labels.sizes());
+  return F::cross_entropy(itm_logits.to(at::kFloat), labels);
+}
+
+at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& num_supervised_tokens) {
+  TORCH_CHECK(logits.dim() == 3 && labels.dim() == 2 && logits.size(0) == labels.size(0) &&
+                  logits.size(1) == labels.size(1),
+              "causal_lm_loss: logits must be (B, T, V) and labels (B, T), got ", logits.sizes(), " and ",
+              labels.sizes());
+  const int64_t steps = logits.size(1) - 1;
+  const int64_t vocab = logits.size(2);
+  const at::Tensor predicted = logits.narrow(1, 0, steps).reshape({-1, vocab}).to(at::kFloat);  // (B*(T-1), V)
+  const at::Tensor target = labels.narrow(1, 1, steps).reshape({-1}).to(at::kLong);           // (B*(T-1),)
+  const at::Tensor total = F::cross_entropy(
+      predicted, target, F::CrossEntropyFuncOptions().reduction(torch::kSum).ignore_index(kIgnoreIndex));
+  // A batch with no supervised token contributes 0, not 0/0.
+  return total / num_supervised_tokens.to(total.device(), at::kFloat).clamp_min(1.0);
+}
+
+at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, double num_supervised_tokens) {
+  return causal_lm_loss(logits, labels, at::scalar_tensor(num_supervised_tokens, at::kFloat));
+}
+
+at::Tensor count_supervised_tokens(const at::Tensor& labels) {
+  TORCH_CHECK(labels.dim() == 2, "count_supervised_tokens: labels must be (B, T), got ", labels.sizes());
+  return labels.narrow(1, 1, labels.size(1) - 1).ne(kIgnoreIndex).sum().to(at::kLong);
+}
+
+}  // namespace vlm::train
