@@ -26,7 +26,6 @@ struct Encoding {
   // Byte offsets [start, end) into the input text (of the sequence given by sequence_ids).
   std::vector<std::pair<size_t, size_t>> offsets;
   std::vector<int32_t> sequence_ids;         // 0, 1, or -1 for special tokens and padding
-  std::vector<Encoding> overflowing;         // the truncated-away parts (with stride), if any
   size_t size() const { return ids.size(); }
 };
 
@@ -46,7 +45,6 @@ struct TruncationOptions {
   size_t max_length = 512;  // including the special tokens the post-processor adds
   Side side = Side::kRight;
   TruncationStrategy strategy = TruncationStrategy::kLongestFirst;
-  size_t stride = 0;
 };
 
 struct EncodeOptions {
@@ -79,7 +77,8 @@ class Tokenizer {
 
   std::optional<int64_t> token_to_id(std::string_view token) const;
   std::string id_to_token(int64_t id) const;  // throws vlm::Error for an id outside the vocabulary
-  // Model vocabulary plus added tokens (HF's get_vocab_size(with_added_tokens=true)).
+  // Model vocabulary plus the added tokens it lacks, or the highest id + 1 if that is larger
+  // (equal to HF's get_vocab_size(with_added_tokens=true) for contiguous vocabularies).
   int64_t vocab_size() const;
   bool is_special_id(int64_t id) const;
 
