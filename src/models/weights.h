@@ -38,17 +38,17 @@ struct NameTable {
   struct Fallback {
     std::string target;
     std::string source;
-    std::string reason;
+    std::string reason = {};
     bool tied = false;
   };
 
-  std::string model;                 // named in errors, e.g. "ViT"
-  std::string prefix;                // task-model prefix in front of module names, e.g. "vit."; stripped when present
-  std::vector<Rename> renames;
-  std::vector<Rule> skip;            // checkpoint tensors ignored knowingly (glob, with or without prefix)
-  std::vector<Fallback> fallbacks;
-  std::vector<Rule> optional;        // module tensors (glob) that may be absent and then keep their init
-  std::vector<Rule> computed;        // module buffers (glob) never stored: rebuilt at construction
+  std::string model = {};                 // named in errors, e.g. "ViT"
+  std::string prefix = {};                // task-model prefix in front of module names, e.g. "vit."; stripped when present
+  std::vector<Rename> renames = {};
+  std::vector<Rule> skip = {};            // checkpoint tensors ignored knowingly (glob, with or without prefix)
+  std::vector<Fallback> fallbacks = {};
+  std::vector<Rule> optional = {};        // module tensors (glob) that may be absent and then keep their init
+  std::vector<Rule> computed = {};        // module buffers (glob) never stored: rebuilt at construction
 };
 
 // What a successful load did, for logs and tests.
