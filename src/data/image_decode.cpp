@@ -26,24 +26,46 @@ bool starts_with(std::span<const uint8_t> bytes, const char* magic, size_t n) {
 
 // ---------------------------------------------------------------- JPEG
 
+// One decompressor per thread (creating one costs more than decoding a thumbnail). A handle
+// that saw an error is replaced: libturbojpeg 2.1 leaves it in a state that fails later files.
 struct TjHandle {
-  tjhandle handle = tjInitDecompress();
-  ~TjHandle() {
+  tjhandle handle = nullptr;
+  ~TjHandle() { reset(); }
+  void reset() {
     if (handle != nullptr) tjDestroy(handle);
+    handle = nullptr;
   }
 };
 
-tjhandle decompressor() {
+TjHandle& thread_decompressor() {
   thread_local TjHandle tj;
+  return tj;
+}
+
+tjhandle decompressor() {
+  TjHandle& tj = thread_decompressor();
+  if (tj.handle == nullptr) tj.handle = tjInitDecompress();
   if (tj.handle == nullptr) throw Error("libturbojpeg: cannot create a decompressor");
   return tj.handle;
 }
 
-[[noreturn]] void throw_jpeg_error(tjhandle handle, const std::string& name) {
-  const std::string message = tjGetErrorStr2(handle);
+[[noreturn]] void throw_jpeg_message(const std::string& message, const std::string& name) {
   const bool truncated = message.find("Premature end") != std::string::npos ||
                          message.find("Suspension") != std::string::npos;
   throw ImageError(truncated ? "truncated" : "corrupt", name, "JPEG: " + message);
+}
+
+[[noreturn]] void throw_jpeg_error(tjhandle handle, const std::string& name) {
+  const std::string message = tjGetErrorStr2(handle);
+  thread_decompressor().reset();
+  throw_jpeg_message(message, name);
+}
+
+// libjpeg-turbo's memory source ends the data with a fake EOI, so a file cut before its frame
+// header "parses" with a 0x0 size.
+void check_jpeg_frame(int width, int height, const std::string& name) {
+  if (width == 0 && height == 0) throw ImageError("truncated", name, "JPEG: data ends before the frame header");
+  check_dimensions(width, height, name);
 }
 
 // PIL reads CMYK JPEGs with Adobe's inverted polarity ("CMYK;I") whatever the markers say,
@@ -69,7 +91,7 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& name, int m
                           &colorspace) != 0) {
     throw_jpeg_error(tj, name);
   }
-  check_dimensions(width, height, name);
+  check_jpeg_frame(width, height, name);
   int out_w = width, out_h = height;
   if (min_side_hint > 0) {
     for (int denom : {8, 4, 2}) {  // the smallest scale that keeps both sides >= the hint
@@ -97,9 +119,9 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& name, int m
     // Warnings (e.g. extraneous bytes between markers) still leave a full image, as in PIL;
     // a premature end does not: PIL raises "image file is truncated" there too.
     const std::string message = tjGetErrorStr2(tj);
-    if (tjGetErrorCode(tj) != TJERR_WARNING || message.find("Premature end") != std::string::npos) {
-      throw_jpeg_error(tj, name);
-    }
+    const bool warning_only = tjGetErrorCode(tj) == TJERR_WARNING;
+    thread_decompressor().reset();  // warnings too: a fresh handle costs little, a stale one a file
+    if (!warning_only || message.find("Premature end") != std::string::npos) throw_jpeg_message(message, name);
   }
   if (cmyk) cmyk_to_rgb(cmyk_buf, image);
   return image;
@@ -275,6 +297,7 @@ ImageInfo probe_image(std::span<const uint8_t> bytes, const std::string& name) {
                               &subsamp, &colorspace) != 0) {
         throw_jpeg_error(tj, name);
       }
+      check_jpeg_frame(info.width, info.height, name);
       info.format = "jpeg";
       break;
     }
