@@ -1,0 +1,69 @@
+// The training loop shared by every stage (STYLE.md #8): it reads top-down on one screen;
+// periodic work (logging, evaluation, checkpoints) lives in components that decide for
+// themselves whether this is their step. Resume is exact: weights, optimizer moments, the
+// schedule position, RNG state and the data position are restored from `latest`.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "config/run_config.h"
+#include "train/checkpoint.h"
+#include "train/task.h"
+
+namespace torch::optim { class Optimizer; }
+
+namespace vlm::train {
+
+class Distributed;
+class MetricsLogger;
+class LrScheduler;
+class NanGuard;
+
+struct FitResult {
+  int64_t steps = 0;             // the step reached
+  double best_val_loss = 0;
+  bool interrupted = false;      // stopped by SIGINT / SIGTERM (a checkpoint was written)
+  std::string last_checkpoint;
+};
+
+class Trainer {
+ public:
+  Trainer(const config::RunConfig& config, std::string run_dir, Task& task, Distributed* dist);
+  ~Trainer();
+  FitResult fit();
+
+  // Set by the SIGINT/SIGTERM handler (install_signal_handlers) to stop after the current step.
+  static std::atomic<bool>& stop_requested();
+  static void install_signal_handlers();
+
+ private:
+  int64_t restore_latest();
+  void train_step(int64_t step);
+  void maybe_log(int64_t step);
+  void maybe_evaluate(int64_t step, bool last);
+  void save_checkpoint(int64_t step, bool is_best);
+
+  config::RunConfig config_;
+  std::string run_dir_;
+  Task& task_;
+  Distributed* dist_;
+  std::vector<ParamGroup> groups_;
+  std::vector<at::Tensor> params_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<LrScheduler> scheduler_;
+  std::unique_ptr<NanGuard> guard_;
+  std::unique_ptr<MetricsLogger> logger_;
+  Checkpointer checkpointer_;
+  double best_val_loss_;
+  // Running sums since the last log line.
+  double loss_sum_ = 0;
+  int64_t loss_count_ = 0;
+  int64_t samples_since_log_ = 0;
+  double seconds_since_log_ = 0;
+  double last_grad_norm_ = 0;
+  std::map<std::string, double> extra_sums_;
+};
+
+}  // namespace vlm::train
