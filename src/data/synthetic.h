@@ -76,9 +76,10 @@ SyntheticSample generate_sample(const SyntheticConfig& config, SyntheticSplit sp
 // by 4x4 supersampling). generate_sample calls this; exposed for re-rendering at another size.
 Image render_scene(const std::vector<SceneObject>& objects, int size, uint64_t background_seed);
 
-// Writes images/NNNNN.png for n_train train then n_heldout held-out samples and a
-// captions.jsonl with one {"image", "caption", "qa": [{"question","answer"}], "split"} per
-// line (image paths relative to the folder). Atomic: the folder appears complete or not at all.
+// Writes NNNNN.png for n_train train samples (indices 0..n_train-1 of the train split) then
+// n_heldout held-out ones, and captions.jsonl with one {"image": "00000.png", "caption", "qa":
+// [{"question", "answer"}], "split": "train"|"heldout"} per line, image names relative to the
+// folder. Atomic: the folder appears complete or not at all.
 void write_synthetic_dataset(const std::string& dir, const SyntheticConfig& config, int n_train, int n_heldout);
 
 }  // namespace vlm::data
