@@ -75,7 +75,7 @@ void init_module_weights(torch::nn::Module& module, double std, bool truncated) 
     if (truncated) trunc_normal_(w, std);
     else w.normal_(0.0, std);
   };
-  for (auto& m : module.modules(/*include_self=*/true)) {
+  for (auto& m : module.modules(/*include_self=*/false)) {  // self is no leaf layer; and may not be in a shared_ptr yet
     if (auto* linear = m->as<torch::nn::Linear>()) {
       normal(linear->weight);
       if (linear->bias.defined()) linear->bias.zero_();
