@@ -15,8 +15,13 @@ namespace vlm::train {
 
 namespace F = torch::nn::functional;
 
+namespace {
+// Losses are reduced in fp32 (bf16/fp16 inputs are upcast); double stays double for gradient checks.
+at::ScalarType loss_dtype(const at::Tensor& t) { return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
+}  // namespace
+
 at::Tensor learned_logit_scale(const at::Tensor& log_scale, double max_scale) {
-  return log_scale.to(at::kFloat).clamp_max(std::log(max_scale)).exp();
+  return log_scale.to(loss_dtype(log_scale)).clamp_max(std::log(max_scale)).exp();
 }
 
 void clamp_log_scale_(const at::Tensor& log_scale, double max_scale) {
@@ -32,14 +37,15 @@ ContrastiveOutput contrastive_loss(const at::Tensor& image_embeds, const at::Ten
   TORCH_CHECK(image_embeds.size(0) == text_embeds.size(0) && image_embeds.size(-1) == text_embeds.size(-1),
               "contrastive_loss: image ", image_embeds.sizes(), " and text ", text_embeds.sizes(),
               " disagree on B or E");
-  at::Tensor image = image_embeds.to(at::kFloat);
-  at::Tensor text = text_embeds.to(at::kFloat);
+  const at::ScalarType dtype = loss_dtype(image_embeds);
+  at::Tensor image = image_embeds.to(dtype);
+  at::Tensor text = text_embeds.to(dtype);
   if (options.normalize) {
     image = F::normalize(image, F::NormalizeFuncOptions().dim(-1));
     text = F::normalize(text, F::NormalizeFuncOptions().dim(-1));
   }
   const at::Tensor scale = options.logit_scale.defined()
-                               ? options.logit_scale.to(at::kFloat)
+                               ? options.logit_scale.to(dtype)
                                : at::scalar_tensor(1.0 / options.temperature, image.options());
 
   const int64_t batch = image.size(0);
@@ -107,7 +113,7 @@ at::Tensor itm_loss(const at::Tensor& itm_logits, const at::Tensor& labels) {
   TORCH_CHECK(itm_logits.dim() == 2 && itm_logits.size(1) == 2 && labels.dim() == 1 &&
                   labels.size(0) == itm_logits.size(0),
               "itm_loss: logits must be (N, 2) and labels (N,), got ", itm_logits.sizes(), " and ", labels.sizes());
-  return F::cross_entropy(itm_logits.to(at::kFloat), labels);
+  return F::cross_entropy(itm_logits.to(loss_dtype(itm_logits)), labels);
 }
 
 at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& num_supervised_tokens) {
@@ -117,16 +123,16 @@ at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, co
               labels.sizes());
   const int64_t steps = logits.size(1) - 1;
   const int64_t vocab = logits.size(2);
-  const at::Tensor predicted = logits.narrow(1, 0, steps).reshape({-1, vocab}).to(at::kFloat);  // (B*(T-1), V)
+  const at::Tensor predicted = logits.narrow(1, 0, steps).reshape({-1, vocab}).to(loss_dtype(logits));  // (B*(T-1), V)
   const at::Tensor target = labels.narrow(1, 1, steps).reshape({-1}).to(at::kLong);           // (B*(T-1),)
   const at::Tensor total = F::cross_entropy(
       predicted, target, F::CrossEntropyFuncOptions().reduction(torch::kSum).ignore_index(kIgnoreIndex));
   // A batch with no supervised token contributes 0, not 0/0.
-  return total / num_supervised_tokens.to(total.device(), at::kFloat).clamp_min(1.0);
+  return total / num_supervised_tokens.to(total.device(), total.scalar_type()).clamp_min(1.0);
 }
 
 at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, double num_supervised_tokens) {
-  return causal_lm_loss(logits, labels, at::scalar_tensor(num_supervised_tokens, at::kFloat));
+  return causal_lm_loss(logits, labels, at::scalar_tensor(num_supervised_tokens, at::kDouble));
 }
 
 at::Tensor count_supervised_tokens(const at::Tensor& labels) {

@@ -41,7 +41,7 @@ struct ContrastiveOutput {
 // gradients (OpenCLIP's gather_with_grad + local_loss): each rank scores its B rows against
 // all G columns; after gradients are averaged across ranks this equals the loss over the whole
 // G batch on one process. Every rank must pass the same B (drop the last uneven batch).
-// Computed in fp32 whatever the input dtype.
+// Computed in fp32 whatever the input dtype (double inputs stay double).
 ContrastiveOutput contrastive_loss(const at::Tensor& image_embeds, const at::Tensor& text_embeds,
                                    const ContrastiveOptions& options = {}, const Distributed* dist = nullptr);
 

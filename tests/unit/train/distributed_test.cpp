@@ -1,0 +1,259 @@
+// Data parallel on 2 real processes (this binary re-executed as ranks 0 and 1 on 127.0.0.1 with
+// a free port, one thread each) against one process holding the whole batch:
+//  - broadcast + all_reduce_gradients + AdamW: the same parameters after 3 steps;
+//  - the gathered contrastive loss (plain and max-over-queries): the same averaged gradients.
+#include "train/distributed.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/error.h"
+#include "test_util.h"
+#include "train/losses.h"
+#include "train/step_utils.h"
+
+extern char** environ;
+
+namespace vlm::train {
+namespace {
+
+constexpr int kIgn = static_cast<int>(kIgnoreIndex);  // an int, like the other literals in torch::tensor({...})
+
+constexpr int64_t kBatch = 8;
+constexpr int kSteps = 3;
+
+// A small model; rank 1 is built from another seed so that broadcast_parameters matters.
+torch::nn::Sequential make_model(uint64_t seed) {
+  torch::manual_seed(seed);
+  return torch::nn::Sequential(torch::nn::Linear(6, 16), torch::nn::Tanh(), torch::nn::Linear(16, 3));
+}
+
+// The rows of the fixed batch this rank sees: all of it on one process.
+std::pair<at::Tensor, at::Tensor> batch_slice(int rank, int world) {
+  torch::manual_seed(123);
+  const at::Tensor x = torch::randn({kBatch, 6});
+  const at::Tensor y = torch::randint(0, 3, {kBatch}, at::kLong);
+  const int64_t local = kBatch / world;
+  return {x.slice(0, rank * local, (rank + 1) * local), y.slice(0, rank * local, (rank + 1) * local)};
+}
+
+// 3 AdamW steps; returns the flattened parameters.
+at::Tensor train_data_parallel(const Distributed& dist, bool reduce = true) {
+  auto model = make_model(/*seed=*/7 + static_cast<uint64_t>(dist.rank()));
+  const auto params = model->parameters();
+  dist.broadcast_parameters(params);
+  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(1e-2).weight_decay(0.01));
+  const auto [x, y] = batch_slice(dist.rank(), dist.world_size());
+  for (int step = 0; step < kSteps; ++step) {
+    optimizer.zero_grad();
+    torch::nn::functional::cross_entropy(model->forward(x), y).backward();  // mean over the local rows
+    if (reduce) dist.all_reduce_gradients(params, /*bucket_bytes=*/256);  // small buckets: several per step
+    optimizer.step();
+  }
+  std::vector<at::Tensor> flat;
+  for (const auto& p : params) flat.push_back(p.detach().reshape({-1}));
+  return torch::cat(flat);  // (num params,)
+}
+
+// Gradients of the projection weights under the gathered contrastive loss, averaged over ranks.
+at::Tensor contrastive_grads(const Distributed& dist, bool queries) {
+  torch::manual_seed(5);
+  torch::nn::Linear image_proj(6, queries ? 4 * 3 : 4), text_proj(5, 4);
+  const at::Tensor images = torch::randn({kBatch, 6});
+  const at::Tensor texts = torch::randn({kBatch, 5});
+  const int64_t local = kBatch / dist.world_size();
+  const at::Tensor xi = images.slice(0, dist.rank() * local, (dist.rank() + 1) * local);
+  const at::Tensor xt = texts.slice(0, dist.rank() * local, (dist.rank() + 1) * local);
+  at::Tensor image_embeds = image_proj(xi);                               // (B, E) or (B, Q*E)
+  if (queries) image_embeds = image_embeds.view({local, 3, 4});            // (B, Q, E)
+  ContrastiveOptions options;
+  options.temperature = 0.1;
+  const ContrastiveOutput out = contrastive_loss(image_embeds, text_proj(xt), options, &dist);
+  out.loss.backward();
+  std::vector<at::Tensor> params = image_proj->parameters();
+  for (const auto& p : text_proj->parameters()) params.push_back(p);
+  dist.all_reduce_gradients(params);
+  std::vector<at::Tensor> flat;
+  for (const auto& p : params) flat.push_back(p.grad().reshape({-1}));
+  return torch::cat(flat);  // (num params,)
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The child side: runs only when the parent test set VLM_DIST_TEST_DIR.
+TEST(DistributedWorker, Run) {
+  const char* dir = std::getenv("VLM_DIST_TEST_DIR");
+  if (dir == nullptr) GTEST_SKIP() << "runs only as a child of Distributed.TwoRanksMatchOneProcess";
+  torch::set_num_threads(1);
+  const DistEnv env = dist_env_from_environment();
+  ASSERT_EQ(env.world_size, 2);
+  Distributed dist(env, /*cuda=*/false, std::chrono::seconds(60));
+  ASSERT_TRUE(dist.enabled());
+  EXPECT_EQ(dist.backend_name(), "gloo");
+  const std::string prefix = std::string(dir) + "/rank" + std::to_string(env.rank);
+  torch::save(train_data_parallel(dist), prefix + "_dp.pt");
+  torch::save(train_data_parallel(dist, /*reduce=*/false), prefix + "_local.pt");
+  torch::save(contrastive_grads(dist, /*queries=*/false), prefix + "_clip.pt");
+  torch::save(contrastive_grads(dist, /*queries=*/true), prefix + "_blip2.pt");
+  // Small collectives.
+  EXPECT_DOUBLE_EQ(dist.all_reduce_mean(static_cast<double>(env.rank)), 0.5);
+  const at::Tensor gathered = dist.all_gather(torch::full({1, 2}, static_cast<float>(env.rank)));
+  EXPECT_TRUE(torch::equal(gathered, torch::tensor({{0.0f, 0.0f}, {1.0f, 1.0f}})));
+  const at::Tensor labels = torch::tensor({{0, 1, env.rank == 0 ? 2 : kIgn}}, at::kLong);
+  EXPECT_EQ(supervised_tokens_in_batch({labels}, &dist).item<int64_t>(), 3);  // 2 + 1
+  dist.barrier();
+}
+
+TEST(Distributed, TwoRanksMatchOneProcess) {
+  test::TempDir dir;
+  const int port = free_port();
+  ASSERT_GT(port, 0);
+  // Environment for the children: ours minus torchrun's variables, plus theirs.
+  std::vector<std::string> base;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string kv = *e;
+    bool drop = false;
+    for (const char* name : {"RANK=", "WORLD_SIZE=", "LOCAL_RANK=", "MASTER_ADDR=", "MASTER_PORT=",
+                             "OMP_NUM_THREADS=", "VLM_DIST_TEST_DIR=", "GTEST_"}) {
+      drop = drop || kv.rfind(name, 0) == 0;
+    }
+    if (!drop) base.push_back(kv);
+  }
+  std::vector<pid_t> children;
+  for (int rank = 0; rank < 2; ++rank) {
+    std::vector<std::string> env = base;
+    for (const std::string& kv : {"RANK=" + std::to_string(rank), std::string("WORLD_SIZE=2"),
+                                  "LOCAL_RANK=" + std::to_string(rank), std::string("MASTER_ADDR=127.0.0.1"),
+                                  "MASTER_PORT=" + std::to_string(port), std::string("OMP_NUM_THREADS=1"),
+                                  "VLM_DIST_TEST_DIR=" + dir.path()}) {
+      env.push_back(kv);
+    }
+    std::vector<char*> envp;
+    for (auto& kv : env) envp.push_back(kv.data());
+    envp.push_back(nullptr);
+    std::string exe = "/proc/self/exe", filter = "--gtest_filter=DistributedWorker.Run";
+    std::vector<char*> argv{exe.data(), filter.data(), nullptr};
+    const std::string log = dir.path() + "/rank" + std::to_string(rank) + ".log";
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      std::FILE* out = std::freopen(log.c_str(), "w", stdout);
+      if (out == nullptr || ::dup2(::fileno(stdout), STDERR_FILENO) < 0) ::_exit(126);
+      ::execve(exe.c_str(), argv.data(), envp.data());
+      ::_exit(127);
+    }
+    children.push_back(pid);
+  }
+  // Wait at most 90 s for both; a hung rank is killed and reported.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  std::vector<int> status(children.size(), -1);
+  size_t done = 0;
+  while (done < children.size()) {
+    for (size_t i = 0; i < children.size(); ++i) {
+      if (status[i] != -1) continue;
+      int raw = 0;
+      if (::waitpid(children[i], &raw, WNOHANG) == children[i]) {
+        status[i] = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128;
+        ++done;
+      } else if (std::chrono::steady_clock::now() > deadline) {
+        ::kill(children[i], SIGKILL);
+        ::waitpid(children[i], &raw, 0);
+        status[i] = 124;
+        ++done;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (size_t i = 0; i < children.size(); ++i) {
+    ASSERT_EQ(status[i], 0) << "rank " << i << " failed; its output:\n"
+                            << read_text(dir.path() + "/rank" + std::to_string(i) + ".log");
+  }
+
+  const Distributed single(DistEnv{});  // world size 1: every collective is a no-op
+  EXPECT_FALSE(single.enabled());
+  EXPECT_EQ(single.backend_name(), "none");
+  auto load = [&](const std::string& name) {
+    at::Tensor t;
+    torch::load(t, dir.path() + "/" + name);
+    return t;
+  };
+  // Both ranks hold the same parameters, and they equal one process on the whole batch.
+  const at::Tensor reference = train_data_parallel(single);
+  const at::Tensor rank0 = load("rank0_dp.pt"), rank1 = load("rank1_dp.pt");
+  EXPECT_TRUE(torch::equal(rank0, rank1));
+  const double dp_diff = (rank0 - reference).abs().max().item<double>();
+  EXPECT_LT(dp_diff, 1e-6) << "max |param diff| after " << kSteps << " AdamW steps";
+  std::printf("2 ranks vs 1 process: max |param diff| after %d AdamW steps = %.3g\n", kSteps, dp_diff);
+  // Without the gradient all-reduce each rank follows its own half: the check can fail.
+  EXPECT_GT((load("rank0_local.pt") - reference).abs().max().item<double>(), 1e-4);
+
+  for (const bool queries : {false, true}) {
+    const std::string name = queries ? "blip2" : "clip";
+    const at::Tensor expected = contrastive_grads(single, queries);
+    const at::Tensor g0 = load("rank0_" + name + ".pt"), g1 = load("rank1_" + name + ".pt");
+    EXPECT_TRUE(torch::equal(g0, g1)) << name;
+    const double diff = (g0 - expected).abs().max().item<double>();
+    std::printf("2 ranks vs 1 process: %s contrastive max |grad diff| = %.3g (max |grad| %.3g)\n", name.c_str(), diff,
+                expected.abs().max().item<double>());
+    // fp32: a few ulps of the largest gradient (1 ulp of 5.0 is 4.8e-7).
+    EXPECT_LT(diff, 1e-6 * std::max(1.0, expected.abs().max().item<double>())) << name << ": max |grad diff| vs one process, max |grad| "
+                          << expected.abs().max().item<double>();
+  }
+}
+
+TEST(Distributed, EnvironmentParsing) {
+  ::setenv("WORLD_SIZE", "2", 1);
+  ::setenv("RANK", "1", 1);
+  ::setenv("MASTER_PORT", "29999", 1);
+  ::unsetenv("LOCAL_RANK");
+  DistEnv env = dist_env_from_environment();
+  EXPECT_EQ(env.world_size, 2);
+  EXPECT_EQ(env.rank, 1);
+  EXPECT_EQ(env.local_rank, 1);
+  EXPECT_EQ(env.master_port, 29999);
+  ::setenv("RANK", "2", 1);
+  EXPECT_THROW(dist_env_from_environment(), Error);
+  ::setenv("RANK", "x", 1);
+  EXPECT_THROW(dist_env_from_environment(), Error);
+  for (const char* name : {"WORLD_SIZE", "RANK", "MASTER_PORT"}) ::unsetenv(name);
+  env = dist_env_from_environment();
+  EXPECT_EQ(env.world_size, 1);
+  EXPECT_EQ(env.rank, 0);
+}
+
+}  // namespace
+}  // namespace vlm::train

@@ -1,0 +1,265 @@
+// Losses against hand-derived values, finite differences (double) and invariants
+// (ignore_index, accumulation with global normalisation == one batch).
+#include "train/losses.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <functional>
+#include <map>
+
+namespace vlm::train {
+namespace {
+
+constexpr int kIgn = static_cast<int>(kIgnoreIndex);  // an int, like the other literals in torch::tensor({...})
+
+double softplus(double x) { return std::log1p(std::exp(x)); }
+
+// Central differences of f at every element of x (double), compared with autograd.
+void expect_grad_matches_fd(const std::function<at::Tensor(const at::Tensor&)>& f, at::Tensor x, double tol) {
+  x = x.detach().clone().requires_grad_(true);
+  f(x).backward();
+  const at::Tensor analytic = x.grad().clone();
+  const double h = 1e-6;
+  auto flat = x.detach().view({-1});  // (numel,) view of x's storage
+  for (int64_t i = 0; i < flat.numel(); ++i) {
+    const double orig = flat[i].item<double>();
+    flat[i] = orig + h;
+    const double up = f(x.detach()).item<double>();
+    flat[i] = orig - h;
+    const double down = f(x.detach()).item<double>();
+    flat[i] = orig;
+    const double fd = (up - down) / (2 * h);
+    EXPECT_NEAR(analytic.view({-1})[i].item<double>(), fd, tol) << "element " << i;
+  }
+}
+
+TEST(ContrastiveLoss, HandDerived2x2) {
+  // Unit image (1,0), (0,1); texts (0.6,0.8), (0,1), given unnormalised (x3, x5) to check the
+  // L2 normalisation. Similarities [[0.6, 0], [0.8, 1]], temperature 0.5 -> logits x2.
+  const at::Tensor image = torch::tensor({{3.0, 0.0}, {0.0, 3.0}});
+  const at::Tensor text = torch::tensor({{3.0, 4.0}, {0.0, 5.0}});
+  ContrastiveOptions options;
+  options.temperature = 0.5;
+  const ContrastiveOutput out = contrastive_loss(image, text, options);
+  // image->text rows: [1.2, 0] (label 0), [1.6, 2] (label 1); text->image: [1.2, 1.6], [0, 2].
+  const double i2t = (softplus(-1.2) + softplus(-0.4)) / 2;
+  const double t2i = (softplus(0.4) + softplus(-2.0)) / 2;
+  EXPECT_NEAR(out.loss.item<double>(), (i2t + t2i) / 2, 1e-6);
+  EXPECT_EQ(out.loss.scalar_type(), at::kFloat);
+  EXPECT_TRUE(torch::allclose(out.logits_per_image, torch::tensor({{1.2f, 0.0f}, {1.6f, 2.0f}}), 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(out.logits_per_text, torch::tensor({{1.2f, 1.6f}, {0.0f, 2.0f}}), 1e-6, 1e-6));
+  EXPECT_EQ(out.label_offset, 0);
+}
+
+TEST(ContrastiveLoss, ReferenceTemperatureAndBf16InputsReduceInFp32) {
+  const at::Tensor image = torch::tensor({{1.0, 0.0}, {0.0, 1.0}});
+  const at::Tensor text = torch::tensor({{0.6, 0.8}, {0.0, 1.0}});
+  const double s = 1 / 0.07;
+  const double expected = ((softplus(-0.6 * s) + softplus(-(1.0 - 0.8) * s)) / 2 +
+                           (softplus((0.8 - 0.6) * s) + softplus(-1.0 * s)) / 2) / 2;
+  EXPECT_NEAR(contrastive_loss(image, text).loss.item<double>(), expected, 1e-5);
+  const at::Tensor loss_bf16 = contrastive_loss(image.to(at::kBFloat16), text.to(at::kBFloat16)).loss;
+  EXPECT_EQ(loss_bf16.scalar_type(), at::kFloat);
+  EXPECT_NEAR(loss_bf16.item<double>(), expected, 2e-2);  // bf16 rounding of 0.6/0.8 only
+}
+
+TEST(ContrastiveLoss, MaxOverQueriesMatchesLoopReference) {
+  torch::manual_seed(3);
+  const int64_t b = 3, q = 4, e = 5;
+  const at::Tensor image = torch::randn({b, q, e}, at::kDouble);
+  const at::Tensor text = torch::randn({b, e}, at::kDouble);
+  ContrastiveOptions options;
+  options.temperature = 0.2;
+  const ContrastiveOutput out = contrastive_loss(image, text, options);
+  // Plain loops: normalise, dot, max over queries, two cross-entropies.
+  auto unit = [](at::Tensor v) { return v / v.norm().item<double>(); };
+  std::vector<std::vector<double>> sim(b, std::vector<double>(b));
+  for (int64_t i = 0; i < b; ++i) {
+    for (int64_t t = 0; t < b; ++t) {
+      double best = -1e9;
+      for (int64_t k = 0; k < q; ++k) best = std::max(best, (unit(image[i][k]) * unit(text[t])).sum().item<double>());
+      sim[i][t] = best / 0.2;
+    }
+  }
+  double i2t = 0, t2i = 0;
+  for (int64_t r = 0; r < b; ++r) {
+    double zr = 0, zc = 0;
+    for (int64_t c = 0; c < b; ++c) {
+      zr += std::exp(sim[r][c]);
+      zc += std::exp(sim[c][r]);
+    }
+    i2t += std::log(zr) - sim[r][r];
+    t2i += std::log(zc) - sim[r][r];
+  }
+  EXPECT_NEAR(out.loss.item<double>(), (i2t + t2i) / (2 * b), 1e-12);
+  for (int64_t i = 0; i < b; ++i) {
+    for (int64_t t = 0; t < b; ++t) {
+      EXPECT_NEAR(out.logits_per_image[i][t].item<double>(), sim[i][t], 1e-12);
+      EXPECT_NEAR(out.logits_per_text[t][i].item<double>(), sim[i][t], 1e-12);
+    }
+  }
+}
+
+TEST(ContrastiveLoss, GradientsMatchFiniteDifferences) {
+  torch::manual_seed(0);
+  const at::Tensor image = torch::randn({3, 4}, at::kDouble);
+  const at::Tensor text = torch::randn({3, 4}, at::kDouble);
+  ContrastiveOptions options;
+  options.temperature = 0.3;
+  expect_grad_matches_fd([&](const at::Tensor& x) { return contrastive_loss(x, text, options).loss; }, image, 1e-7);
+  expect_grad_matches_fd([&](const at::Tensor& x) { return contrastive_loss(image, x, options).loss; }, text, 1e-7);
+  const at::Tensor queries = torch::randn({3, 2, 4}, at::kDouble);  // max over queries: piecewise smooth
+  expect_grad_matches_fd([&](const at::Tensor& x) { return contrastive_loss(x, text, options).loss; }, queries, 1e-7);
+}
+
+TEST(ContrastiveLoss, LearnedScaleGradientAndClamp) {
+  torch::manual_seed(1);
+  const at::Tensor image = torch::randn({4, 3}, at::kDouble);
+  const at::Tensor text = torch::randn({4, 3}, at::kDouble);
+  auto loss_at = [&](const at::Tensor& log_scale) {
+    ContrastiveOptions options;
+    options.logit_scale = learned_logit_scale(log_scale);
+    return contrastive_loss(image, text, options).loss;
+  };
+  const at::Tensor init = torch::full({}, std::log(1 / 0.07), at::kDouble);
+  EXPECT_NEAR(learned_logit_scale(init).item<double>(), 1 / 0.07, 1e-9);
+  expect_grad_matches_fd(loss_at, init, 1e-7);
+  // Above the clamp the scale is 100 and no gradient reaches the parameter.
+  const at::Tensor big = torch::full({}, std::log(500.0), at::kDouble).requires_grad_(true);
+  EXPECT_NEAR(learned_logit_scale(big).item<double>(), 100.0, 1e-9);
+  loss_at(big).backward();
+  EXPECT_EQ(big.grad().item<double>(), 0.0);
+  const at::Tensor param = torch::full({}, std::log(500.0));
+  clamp_log_scale_(param);
+  EXPECT_NEAR(param.item<double>(), std::log(100.0), 1e-6);
+}
+
+TEST(ContrastiveLoss, RejectsMismatchedShapes) {
+  EXPECT_THROW(contrastive_loss(torch::randn({2, 4}), torch::randn({3, 4})), c10::Error);
+  EXPECT_THROW(contrastive_loss(torch::randn({2, 4}), torch::randn({2, 5})), c10::Error);
+}
+
+TEST(Itm, PlanLayoutAndDeterminism) {
+  torch::manual_seed(2);
+  const ContrastiveOutput out = contrastive_loss(torch::randn({4, 8}), torch::randn({4, 8}));
+  const ItmPlan a = sample_itm_negatives(out, /*seed=*/7);
+  const ItmPlan b = sample_itm_negatives(out, /*seed=*/7);
+  EXPECT_TRUE(torch::equal(a.image_index, b.image_index));
+  EXPECT_TRUE(torch::equal(a.text_index, b.text_index));
+  const at::Tensor pos = torch::arange(4, at::kLong);
+  EXPECT_TRUE(torch::equal(a.image_index.slice(0, 0, 4), pos));
+  EXPECT_TRUE(torch::equal(a.text_index.slice(0, 0, 4), pos));
+  EXPECT_TRUE(torch::equal(a.text_index.slice(0, 4, 8), pos));   // (negative image, text i)
+  EXPECT_TRUE(torch::equal(a.image_index.slice(0, 8, 12), pos)); // (image i, negative text)
+  EXPECT_FALSE(torch::eq(a.image_index.slice(0, 4, 8), pos).any().item<bool>());
+  EXPECT_FALSE(torch::eq(a.text_index.slice(0, 8, 12), pos).any().item<bool>());
+  EXPECT_TRUE(torch::equal(a.labels, torch::tensor({1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0}, at::kLong)));
+}
+
+TEST(Itm, NegativesFollowSoftmaxWithoutDiagonal) {
+  // A 3x3 batch given by its logits.
+  ContrastiveOutput out;
+  out.logits_per_image = torch::tensor({{5.0f, 1.0f, 0.0f}, {0.0f, 5.0f, 2.0f}, {3.0f, 3.0f, 5.0f}});
+  out.logits_per_text = out.logits_per_image.t().contiguous();
+  // Expected probabilities for image 0's negative text: softmax over the row with the diagonal
+  // dropped (plus LAVIS's 1e-4 floor, negligible here): e^1 : e^0.
+  const double p1 = std::exp(1.0) / (std::exp(1.0) + 1.0);
+  int count1 = 0;
+  const int draws = 2000;
+  for (int s = 0; s < draws; ++s) {
+    const ItmPlan plan = sample_itm_negatives(out, static_cast<uint64_t>(s));
+    const int64_t neg_text_for_image0 = plan.text_index[6].item<int64_t>();
+    ASSERT_NE(neg_text_for_image0, 0);
+    count1 += neg_text_for_image0 == 1 ? 1 : 0;
+    for (int64_t i = 0; i < 3; ++i) {
+      ASSERT_NE(plan.image_index[3 + i].item<int64_t>(), i);  // text i's negative image is never image i
+      ASSERT_NE(plan.text_index[6 + i].item<int64_t>(), i);   // image i's negative text is never text i
+    }
+  }
+  // Binomial(2000, 0.731): sd ~ 0.0099; allow 4 sd.
+  EXPECT_NEAR(static_cast<double>(count1) / draws, p1, 0.04);
+}
+
+TEST(Itm, LossHandDerived) {
+  const at::Tensor logits = torch::tensor({{0.0f, 0.0f}, {0.0f, std::log(3.0f)}, {std::log(3.0f), 0.0f}});
+  const at::Tensor labels = torch::tensor({1, 0, 0}, at::kLong);
+  // -log(1/2), -log(1/4), -log(3/4)
+  const double expected = (std::log(2.0) + std::log(4.0) + std::log(4.0 / 3.0)) / 3;
+  EXPECT_NEAR(itm_loss(logits, labels).item<double>(), expected, 1e-6);
+}
+
+TEST(CausalLmLoss, HandDerivedShiftAndIgnoreIndex) {
+  // B=1, T=3, V=2. Position t predicts label t+1; label 0 is never a target (shift), and the
+  // last position's logits have no target.
+  const at::Tensor logits = torch::tensor({{{0.0f, 0.0f}, {std::log(3.0f), 0.0f}, {9.0f, -9.0f}}});
+  const at::Tensor labels = torch::tensor({{1, 1, 0}}, at::kLong);
+  // t=0 -> label 1 with p = 1/2; t=1 -> label 0 with p = 3/4.
+  const double nll = std::log(2.0) + std::log(4.0 / 3.0);
+  EXPECT_NEAR(causal_lm_loss(logits, labels, 2.0).item<double>(), nll / 2, 1e-6);
+  EXPECT_EQ(count_supervised_tokens(labels).item<int64_t>(), 2);
+  // Ignoring the second target leaves only the first term; the normaliser is the caller's.
+  const at::Tensor ignored = torch::tensor({{1, 1, kIgn}}, at::kLong);
+  EXPECT_EQ(count_supervised_tokens(ignored).item<int64_t>(), 1);
+  const at::Tensor ignored2 = torch::tensor({{5, 1, kIgn}}, at::kLong);  // label 0 never used
+  EXPECT_NEAR(causal_lm_loss(logits, ignored2, 1.0).item<double>(), std::log(2.0), 1e-6);
+  EXPECT_NEAR(causal_lm_loss(logits, ignored, 4.0).item<double>(), std::log(2.0) / 4, 1e-6);
+  // Nothing supervised: 0, not NaN.
+  const at::Tensor none = torch::full({1, 3}, kIgnoreIndex, at::kLong);
+  EXPECT_EQ(causal_lm_loss(logits, none, count_supervised_tokens(none)).item<double>(), 0.0);
+}
+
+TEST(CausalLmLoss, GradientMatchesFiniteDifferences) {
+  torch::manual_seed(4);
+  const at::Tensor logits = torch::randn({2, 4, 5}, at::kDouble);
+  const at::Tensor labels = torch::tensor({{1, 2, kIgn, 4}, {kIgn, 0, 3, kIgn}}, at::kLong);
+  expect_grad_matches_fd([&](const at::Tensor& x) { return causal_lm_loss(x, labels, 7.0); }, logits, 1e-8);
+}
+
+TEST(CausalLmLoss, Bf16LogitsReducedInFp32) {
+  torch::manual_seed(5);
+  const at::Tensor logits = (torch::randn({2, 6, 50}) * 4).to(at::kBFloat16);
+  const at::Tensor labels = torch::randint(0, 50, {2, 6}, at::kLong);
+  const at::Tensor loss = causal_lm_loss(logits, labels, 10.0);
+  EXPECT_EQ(loss.scalar_type(), at::kFloat);
+  const at::Tensor reference = causal_lm_loss(logits.to(at::kDouble), labels, 10.0);
+  EXPECT_NEAR(loss.item<double>(), reference.item<double>(), 1e-5);
+}
+
+TEST(CausalLmLoss, AccumulationWithGlobalCountEqualsOneBatch) {
+  torch::manual_seed(6);
+  const at::Tensor weight = torch::randn({5, 7}, at::kDouble);  // a linear "LM head" being trained
+  const at::Tensor hidden = torch::randn({4, 6, 5}, at::kDouble);
+  at::Tensor labels = torch::randint(0, 7, {4, 6}, at::kLong);
+  // Uneven supervision: micro-batch 1 has many ignored tokens, micro-batch 2 few.
+  labels.index_put_({0, torch::indexing::Slice(0, 5)}, kIgnoreIndex);
+  labels.index_put_({1, torch::indexing::Slice(0, 4)}, kIgnoreIndex);
+  labels.index_put_({3, 2}, kIgnoreIndex);
+
+  const at::Tensor w_full = weight.clone().requires_grad_(true);
+  const at::Tensor n_full = count_supervised_tokens(labels);
+  causal_lm_loss(at::matmul(hidden, w_full), labels, n_full).backward();
+
+  const at::Tensor w_acc = weight.clone().requires_grad_(true);
+  const at::Tensor mb1 = labels.slice(0, 0, 2), mb2 = labels.slice(0, 2, 4);
+  const at::Tensor n_total = count_supervised_tokens(mb1) + count_supervised_tokens(mb2);
+  EXPECT_EQ(n_total.item<int64_t>(), n_full.item<int64_t>());
+  double loss_sum = 0;
+  for (const auto& [h, l] : {std::pair{hidden.slice(0, 0, 2), mb1}, std::pair{hidden.slice(0, 2, 4), mb2}}) {
+    const at::Tensor loss = causal_lm_loss(at::matmul(h, w_acc), l, n_total);
+    loss_sum += loss.item<double>();
+    loss.backward();
+  }
+  EXPECT_NEAR(loss_sum, causal_lm_loss(at::matmul(hidden, weight), labels, n_full).item<double>(), 1e-12);
+  EXPECT_LT((w_acc.grad() - w_full.grad()).abs().max().item<double>(), 1e-12);
+
+  // The per-micro-batch mean (what global normalisation replaces) does differ here.
+  const at::Tensor w_mean = weight.clone().requires_grad_(true);
+  (causal_lm_loss(at::matmul(hidden.slice(0, 0, 2), w_mean), mb1, count_supervised_tokens(mb1)) / 2).backward();
+  (causal_lm_loss(at::matmul(hidden.slice(0, 2, 4), w_mean), mb2, count_supervised_tokens(mb2)) / 2).backward();
+  EXPECT_GT((w_mean.grad() - w_full.grad()).abs().max().item<double>(), 1e-3);
+}
+
+}  // namespace
+}  // namespace vlm::train
