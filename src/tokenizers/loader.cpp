@@ -121,7 +121,7 @@ std::shared_ptr<TokenizerImpl> load_tokenizer_json(Json doc, const std::string& 
       AddedToken t;
       t.content = json_string(a, "content", where);
       const Json& id = json_at(a, "id", where);
-      if (!id.is_number_unsigned() || id.get<uint64_t>() >= (1ULL << 31))
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= (1LL << 31))
         throw Error(str(where, ": 'id' must be a non-negative integer, got ", id.dump()));
       t.id = id.get<uint32_t>();
       t.single_word = json_bool(a, "single_word", false, where);

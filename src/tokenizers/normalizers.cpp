@@ -1,6 +1,8 @@
 // Normalizers of tokenizer.json: BertNormalizer, NFC/NFD/NFKC/NFKD, Lowercase, Strip,
 // StripAccents, Replace, Prepend and Sequence, following tokenizers/src/normalizers/. Unicode
 // normalization is utf8proc's, run per segment so that alignments stay local.
+#include <algorithm>
+
 #include "core/error.h"
 #include "tokenizers/components.h"
 
@@ -72,7 +74,42 @@ class BertNormalizer : public Normalizer {
 // Normalizes segment by segment (a segment starts at a normalization boundary) and aligns the
 // output characters of a segment to its input characters one to one, extra output characters
 // being insertions and missing ones removals, as HF's alignment-tracking normalization does.
+// Output character k comes from the input character that holds the start of its decomposition
+// in the decomposed stream: a new source replaces it (change 0), input characters skipped on the
+// way are removed (negative change on the previous output), a repeated source is an insertion.
+void align_segment(const std::vector<char32_t>& in, const std::vector<char32_t>& out, bool compat,
+                   std::vector<CharChange>& changes) {
+  std::vector<size_t> in_end;  // cumulative decomposed length after each input character
+  size_t total_in = 0, total_out = 0;
+  for (const char32_t c : in) in_end.push_back(total_in += static_cast<size_t>(decomposed_length(c, compat)));
+  std::vector<size_t> out_start;
+  for (const char32_t c : out) {
+    out_start.push_back(total_out);
+    total_out += static_cast<size_t>(decomposed_length(c, compat));
+  }
+  const size_t first = changes.size();
+  if (total_in != total_out || out.empty()) {  // fall back to one-to-one
+    for (size_t k = 0; k < out.size(); ++k) changes.push_back({out[k], k < in.size() ? 0 : 1});
+    if (out.size() < in.size() && !out.empty()) changes.back().change -= static_cast<int>(in.size() - out.size());
+    return;
+  }
+  size_t cursor = 0;  // next input character not yet consumed
+  size_t src = 0;
+  for (size_t k = 0; k < out.size(); ++k) {
+    while (src < in.size() && in_end[src] <= out_start[k]) ++src;
+    if (k > 0 && src < cursor) {
+      changes.push_back({out[k], 1});
+      continue;
+    }
+    if (k > 0 && src > cursor) changes.back().change -= static_cast<int>(src - cursor);
+    changes.push_back({out[k], 0});
+    cursor = std::max(cursor, src) + 1;
+  }
+  if (cursor < in.size() && changes.size() > first) changes.back().change -= static_cast<int>(in.size() - cursor);
+}
+
 void unicode_normalize(NormalizedString& s, NormForm form) {
+  const bool compat = form == NormForm::kNFKC || form == NormForm::kNFKD;
   const std::string& t = s.get();
   bool ascii = true;
   for (const char ch : t)
@@ -87,16 +124,11 @@ void unicode_normalize(NormalizedString& s, NormForm form) {
   auto flush = [&](size_t seg_end) {
     if (seg_end == seg_start) return;
     const std::string_view in(t.data() + seg_start, seg_end - seg_start);
-    size_t n_in = 0;
-    for (size_t i = 0; i < in.size();) {
-      next_char(in, i);
-      ++n_in;
-    }
     const std::string norm = normalize_utf8(in, form);
-    std::vector<char32_t> outc;
+    std::vector<char32_t> inc, outc;
+    for (size_t i = 0; i < in.size();) inc.push_back(next_char(in, i));
     for (size_t i = 0; i < norm.size();) outc.push_back(next_char(norm, i));
-    for (size_t k = 0; k < outc.size(); ++k) changes.push_back({outc[k], k < n_in ? 0 : 1});
-    if (outc.size() < n_in && !outc.empty()) changes.back().change -= static_cast<int>(n_in - outc.size());
+    align_segment(inc, outc, compat, changes);
     seg_start = seg_end;
   };
   size_t i = 0;

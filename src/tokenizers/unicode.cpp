@@ -179,6 +179,16 @@ int to_lowercase(char32_t c, char32_t out[2]) {
   return 1;
 }
 
+int decomposed_length(char32_t c, bool compat) {
+  if (c < 0x80) return 1;
+  utf8proc_int32_t buf[32];
+  int last_boundclass = 0;
+  const auto n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(c), buf, 32,
+                                         static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE | (compat ? UTF8PROC_COMPAT : 0)),
+                                         &last_boundclass);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
 std::string normalize_utf8(std::string_view s, NormForm form) {
   int options = UTF8PROC_STABLE;
   switch (form) {

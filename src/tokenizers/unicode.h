@@ -66,6 +66,8 @@ bool is_normalization_boundary(char32_t c);
 int to_lowercase(char32_t c, char32_t out[2]);
 
 enum class NormForm { kNFC, kNFD, kNFKC, kNFKD };
+// Number of code points in the full (canonical, or compatibility when `compat`) decomposition of c.
+int decomposed_length(char32_t c, bool compat);
 // Normalizes a valid UTF-8 run with utf8proc.
 std::string normalize_utf8(std::string_view s, NormForm form);
 

@@ -19,7 +19,7 @@ class WordPiece : public Model {
     prefix_ = j.contains("continuing_subword_prefix") ? json_string(j, "continuing_subword_prefix", where) : "##";
     if (j.contains("max_input_chars_per_word")) {
       const Json& m = j["max_input_chars_per_word"];
-      if (!m.is_number_unsigned()) throw Error(str(where, ": 'max_input_chars_per_word' must be a non-negative integer"));
+      if (!m.is_number_integer() || m.get<int64_t>() < 0) throw Error(str(where, ": 'max_input_chars_per_word' must be a non-negative integer"));
       max_chars_ = m.get<size_t>();
     }
     const auto unk = vocab_.find(unk_token_);
