@@ -6,7 +6,10 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
-#ifdef USE_C10D_NCCL
+// NCCL only where LibTorch was built with it and its header is reachable (a pip wheel keeps nccl.h
+// in a separate package).
+#if defined(USE_C10D_NCCL) && __has_include(<nccl.h>)
+#define VLM_HAS_NCCL 1
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
@@ -103,7 +106,7 @@ Distributed::Distributed(const DistEnv& env, bool cuda, std::chrono::millisecond
     store_options.waitWorkers = true;
     store_options.timeout = timeout;
     impl_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
-#ifdef USE_C10D_NCCL
+#ifdef VLM_HAS_NCCL
     if (cuda) {
       auto options = c10d::ProcessGroupNCCL::Options::create();
       options->timeout = timeout;
@@ -130,7 +133,8 @@ Distributed::~Distributed() = default;
 
 std::string Distributed::backend_name() const { return impl_->backend; }
 
-void Distributed::all_reduce_gradients(const std::vector<at::Tensor>& params, int64_t bucket_bytes) const {
+void Distributed::all_reduce_gradients(const std::vector<at::Tensor>& params, GradReduction reduction,
+                                       int64_t bucket_bytes) const {
   if (!enabled()) return;
   // Buckets keyed by (device, dtype) in parameter order, so every rank builds the same layout.
   std::map<std::pair<std::string, int>, std::vector<std::vector<at::Tensor>>> buckets;
@@ -151,7 +155,7 @@ void Distributed::all_reduce_gradients(const std::vector<at::Tensor>& params, in
     list.back().push_back(g);
     filled[key] += bytes;
   }
-  const double inv_world = 1.0 / world_size();
+  const double scale = reduction == GradReduction::kMean ? 1.0 / world_size() : 1.0;
   for (const auto& key : order) {
     for (const auto& bucket : buckets[key]) {
       std::vector<at::Tensor> flat_views;
@@ -159,7 +163,7 @@ void Distributed::all_reduce_gradients(const std::vector<at::Tensor>& params, in
       for (const at::Tensor& g : bucket) flat_views.push_back(g.reshape({-1}));  // (numel,)
       std::vector<at::Tensor> flat{at::cat(flat_views)};                       // (sum numel,)
       wait(impl_->group->allreduce(flat));
-      flat[0].mul_(inv_world);
+      if (scale != 1.0) flat[0].mul_(scale);
       int64_t offset = 0;
       for (const at::Tensor& g : bucket) {
         g.copy_(flat[0].narrow(0, offset, g.numel()).view_as(g));  // back to the grad's shape

@@ -27,6 +27,12 @@ struct DistEnv {
 // vlm::Error on malformed or inconsistent values (e.g. RANK >= WORLD_SIZE).
 DistEnv dist_env_from_environment();
 
+// How all_reduce_gradients combines ranks. kMean suits a loss averaged over the local batch
+// (the contrastive loss, the mean CE). kSum suits a loss already divided by a count summed over
+// every rank (causal_lm_loss with supervised_tokens_in_batch(..., dist)): averaging would
+// divide by the world size twice.
+enum class GradReduction { kMean, kSum };
+
 class Distributed {
  public:
   // Rank 0 hosts the TCPStore at master_addr:master_port; every rank connects and builds the
@@ -45,10 +51,12 @@ class Distributed {
   bool enabled() const { return env_.world_size > 1; }
   std::string backend_name() const;  // "gloo", "nccl", or "none"
 
-  // Averages the gradients of `params` across ranks in flattened buckets of about bucket_bytes
-  // (grouped by dtype and device). Parameters without requires_grad are skipped; a missing
-  // gradient counts as zeros (so every rank sends the same layout).
-  void all_reduce_gradients(const std::vector<at::Tensor>& params, int64_t bucket_bytes = 25 << 20) const;
+  // Averages (or sums) the gradients of `params` across ranks in flattened buckets of about
+  // bucket_bytes (grouped by dtype and device). Call once per optimizer step, after the last
+  // micro-batch's backward. Parameters without requires_grad are skipped; a missing gradient
+  // counts as zeros (so every rank sends the same layout).
+  void all_reduce_gradients(const std::vector<at::Tensor>& params, GradReduction reduction = GradReduction::kMean,
+                            int64_t bucket_bytes = 25 << 20) const;
   // Copies rank 0's values into `tensors` (parameters and buffers) on every rank.
   void broadcast_parameters(const std::vector<at::Tensor>& tensors) const;
   // In-place sum across ranks.

@@ -75,8 +75,9 @@ at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, co
 at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, double num_supervised_tokens);
 
 // Supervised tokens after the shift: count of labels[:, 1:] != kIgnoreIndex, an int64 scalar
-// tensor on the labels' device (no sync). Sum it over micro-batches (and ranks, see
-// Distributed::all_reduce_sum) before calling causal_lm_loss.
+// tensor on the labels' device (no sync). Sum it over micro-batches (and ranks:
+// supervised_tokens_in_batch in step_utils.h) before calling causal_lm_loss; with a count summed
+// over ranks, reduce gradients with GradReduction::kSum.
 at::Tensor count_supervised_tokens(const at::Tensor& labels);
 
 }  // namespace vlm::train

@@ -49,7 +49,8 @@ void zero_grads(const std::vector<at::Tensor>& params);
 
 // Supervised tokens of a whole accumulated batch: the sum of count_supervised_tokens over the
 // micro-batches' labels, summed over ranks when `dist` has several. An int64 scalar tensor;
-// pass it to causal_lm_loss for every micro-batch.
+// pass it to causal_lm_loss for every micro-batch. Summed over ranks, the gradients must then be
+// summed too: dist->all_reduce_gradients(params, GradReduction::kSum).
 at::Tensor supervised_tokens_in_batch(const std::vector<at::Tensor>& micro_batch_labels,
                                       const Distributed* dist = nullptr);
 

@@ -1,7 +1,8 @@
 // Data parallel on 2 real processes (this binary re-executed as ranks 0 and 1 on 127.0.0.1 with
 // a free port, one thread each) against one process holding the whole batch:
 //  - broadcast + all_reduce_gradients + AdamW: the same parameters after 3 steps;
-//  - the gathered contrastive loss (plain and max-over-queries): the same averaged gradients.
+//  - the gathered contrastive loss (plain and max-over-queries): the same averaged gradients;
+//  - the causal LM loss over 2 micro-batches per rank normalised by the global token count.
 #include "train/distributed.h"
 
 #include <arpa/inet.h>
@@ -60,7 +61,7 @@ at::Tensor train_data_parallel(const Distributed& dist, bool reduce = true) {
   for (int step = 0; step < kSteps; ++step) {
     optimizer.zero_grad();
     torch::nn::functional::cross_entropy(model->forward(x), y).backward();  // mean over the local rows
-    if (reduce) dist.all_reduce_gradients(params, /*bucket_bytes=*/256);  // small buckets: several per step
+    if (reduce) dist.all_reduce_gradients(params, GradReduction::kMean, /*bucket_bytes=*/256);  // several buckets
     optimizer.step();
   }
   std::vector<at::Tensor> flat;
@@ -86,6 +87,30 @@ at::Tensor contrastive_grads(const Distributed& dist, bool queries) {
   std::vector<at::Tensor> params = image_proj->parameters();
   for (const auto& p : text_proj->parameters()) params.push_back(p);
   dist.all_reduce_gradients(params);
+  std::vector<at::Tensor> flat;
+  for (const auto& p : params) flat.push_back(p.grad().reshape({-1}));
+  return torch::cat(flat);  // (num params,)
+}
+
+// Causal LM loss normalised by the supervised tokens of the whole batch (2 micro-batches per
+// rank, uneven supervision across ranks), gradients summed over ranks.
+at::Tensor lm_grads(const Distributed& dist) {
+  using torch::indexing::Slice;
+  torch::manual_seed(9);
+  torch::nn::Linear head(5, 7);
+  const at::Tensor hidden = torch::randn({kBatch, 4, 5});
+  at::Tensor labels = torch::randint(0, 7, {kBatch, 4}, at::kLong);
+  labels.index_put_({Slice(0, 3), Slice(0, 3)}, kIgnoreIndex);  // rank 0's rows supervise fewer tokens
+  const int64_t local = kBatch / dist.world_size(), micro = local / 2, first = dist.rank() * local;
+  std::vector<at::Tensor> micro_labels, micro_hidden;
+  for (int64_t k = 0; k < 2; ++k) {
+    micro_labels.push_back(labels.slice(0, first + k * micro, first + (k + 1) * micro));
+    micro_hidden.push_back(hidden.slice(0, first + k * micro, first + (k + 1) * micro));
+  }
+  const at::Tensor tokens = supervised_tokens_in_batch(micro_labels, &dist);
+  for (int64_t k = 0; k < 2; ++k) causal_lm_loss(head(micro_hidden[k]), micro_labels[k], tokens).backward();
+  const auto params = head->parameters();
+  dist.all_reduce_gradients(params, GradReduction::kSum);
   std::vector<at::Tensor> flat;
   for (const auto& p : params) flat.push_back(p.grad().reshape({-1}));
   return torch::cat(flat);  // (num params,)
@@ -129,6 +154,7 @@ TEST(DistributedWorker, Run) {
   torch::save(train_data_parallel(dist, /*reduce=*/false), prefix + "_local.pt");
   torch::save(contrastive_grads(dist, /*queries=*/false), prefix + "_clip.pt");
   torch::save(contrastive_grads(dist, /*queries=*/true), prefix + "_blip2.pt");
+  torch::save(lm_grads(dist), prefix + "_lm.pt");
   // Small collectives.
   EXPECT_DOUBLE_EQ(dist.all_reduce_mean(static_cast<double>(env.rank)), 0.5);
   const at::Tensor gathered = dist.all_gather(torch::full({1, 2}, static_cast<float>(env.rank)));
@@ -220,6 +246,12 @@ TEST(Distributed, TwoRanksMatchOneProcess) {
   std::printf("2 ranks vs 1 process: max |param diff| after %d AdamW steps = %.3g\n", kSteps, dp_diff);
   // Without the gradient all-reduce each rank follows its own half: the check can fail.
   EXPECT_GT((load("rank0_local.pt") - reference).abs().max().item<double>(), 1e-4);
+
+  const at::Tensor lm_expected = lm_grads(single);
+  const double lm_diff = (load("rank0_lm.pt") - lm_expected).abs().max().item<double>();
+  std::printf("2 ranks vs 1 process: LM loss (global token count, summed grads) max |grad diff| = %.3g\n", lm_diff);
+  EXPECT_TRUE(torch::equal(load("rank0_lm.pt"), load("rank1_lm.pt")));
+  EXPECT_LT(lm_diff, 1e-6 * std::max(1.0, lm_expected.abs().max().item<double>()));
 
   for (const bool queries : {false, true}) {
     const std::string name = queries ? "blip2" : "clip";
