@@ -84,7 +84,7 @@ void cmyk_to_rgb(const std::vector<uint8_t>& cmyk, Image& out) {
   }
 }
 
-Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& name, int min_side_hint) {
+Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& name, int min_side_hint, bool fast) {
   tjhandle tj = decompressor();
   int width = 0, height = 0, subsamp = 0, colorspace = 0;
   if (tjDecompressHeader3(tj, bytes.data(), static_cast<unsigned long>(bytes.size()), &width, &height, &subsamp,
@@ -104,7 +104,8 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& name, int m
     }
   }
   Image image(out_w, out_h);
-  const int flags = TJFLAG_LIMITSCANS;  // refuse progressive files with absurd scan counts
+  // LIMITSCANS refuses progressive files with absurd scan counts (a decoding-time bomb).
+  const int flags = TJFLAG_LIMITSCANS | (fast ? TJFLAG_FASTDCT | TJFLAG_FASTUPSAMPLE : 0);
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   std::vector<uint8_t> cmyk_buf;
   unsigned char* dst = image.rgb.data();
@@ -335,7 +336,7 @@ Image decode_image(std::span<const uint8_t> bytes, const std::string& name, cons
   Image image;
   switch (sniff_format(bytes, name)) {
     case ImageFormat::kJpeg:
-      image = decode_jpeg(bytes, name, options.min_side_hint);
+      image = decode_jpeg(bytes, name, options.min_side_hint, options.fast_jpeg);
       break;
     case ImageFormat::kPng:
       image = decode_png(bytes, name);

@@ -2,7 +2,8 @@
 // src/libImaging/Resample.c: per output pixel, filter weights over a support widened by the
 // downscale factor (antialiasing), normalised, turned into 22-bit fixed point with round-half-
 // away-from-zero; a horizontal pass over only the rows the vertical pass reads, clipped to uint8,
-// then the vertical pass. NEAREST follows PIL's affine path: source = floor((x + 0.5) * scale).
+// then the vertical pass (integer sums are exact in any order, so windows are padded to a
+// fixed length and the vertical pass runs as vectorised row loops). NEAREST follows PIL's affine path: source = floor((x + 0.5) * scale).
 // Not a library call: no C++ image library reproduces PIL's coefficients, and HF models were
 // trained on PIL's output.
 #include <algorithm>
@@ -107,26 +108,87 @@ Coefficients precompute(int in_size, int out_size, const Filter& filter) {
   return c;
 }
 
+// Resample.c's clip8 (v >> 22 clamped to 0..255), written so the compiler vectorises it.
 inline uint8_t clip8(int32_t v) {
-  if (v >= (1 << kPrecisionBits << 8)) return 255;
-  if (v <= 0) return 0;
-  return static_cast<uint8_t>(v >> kPrecisionBits);
+  v >>= kPrecisionBits;
+  v = v < 0 ? 0 : v;
+  return static_cast<uint8_t>(v > 255 ? 255 : v);
 }
 
-// Rows [row0, row0 + out.height) of `in`, resampled horizontally into `out`.
-void horizontal_pass(const Image& in, int row0, const Coefficients& c, Image& out) {
+// The two hot loops of the vertical pass, built for AVX2 and baseline x86-64 (chosen at load
+// time). Integer sums are exact in any order, so vectorising them changes no result.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VLM_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VLM_VECTOR_CLONES
+#endif
+
+VLM_VECTOR_CLONES
+void accumulate_row(int32_t* __restrict acc, const uint8_t* __restrict src, int32_t w, size_t n) {
+  for (size_t i = 0; i < n; ++i) acc[i] += static_cast<int32_t>(src[i]) * w;
+}
+
+VLM_VECTOR_CLONES
+void clip_row(const int32_t* __restrict acc, uint8_t* __restrict dst, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] = clip8(acc[i]);
+}
+
+// Output row yy = sum over taps of input rows (start - row0 + k) of `row_bytes` bytes each.
+void vertical_pass(const uint8_t* in, size_t row_bytes, int row0, const Coefficients& c, uint8_t* out) {
   constexpr int32_t kHalf = 1 << (kPrecisionBits - 1);
-  for (int yy = 0; yy < out.height; ++yy) {
-    const uint8_t* src = in.pixel(0, yy + row0);
-    uint8_t* dst = out.pixel(0, yy);
-    for (int xx = 0; xx < out.width; ++xx) {
-      const int32_t* k = &c.weights[static_cast<size_t>(xx) * c.ksize];
-      const uint8_t* s = src + static_cast<size_t>(c.start[static_cast<size_t>(xx)]) * 3;
+  thread_local std::vector<int32_t> acc;
+  acc.resize(row_bytes);
+  for (size_t yy = 0; yy < c.start.size(); ++yy) {
+    const int32_t* k = &c.weights[yy * static_cast<size_t>(c.ksize)];
+    const uint8_t* first = in + static_cast<size_t>(c.start[yy] - row0) * row_bytes;
+    std::fill(acc.begin(), acc.end(), kHalf);
+    for (int y = 0; y < c.count[yy]; ++y) accumulate_row(acc.data(), first + y * row_bytes, k[y], row_bytes);
+    clip_row(acc.data(), out + yy * row_bytes, row_bytes);
+  }
+}
+
+// Every window made the same length K (the longest), moved left where it would pass the end
+// and padded with zero weights, so the horizontal inner loop has a fixed trip count.
+struct FixedWindows {
+  int taps = 0;
+  std::vector<int> start;
+  std::vector<int32_t> weights;  // out_size * taps
+};
+
+FixedWindows fixed_windows(const Coefficients& c, int in_size) {
+  FixedWindows f;
+  for (int n : c.count) f.taps = std::max(f.taps, n);
+  if (f.taps > in_size) return {};  // cannot happen: count <= in_size; kept as a guard
+  const size_t out = c.start.size();
+  f.start.resize(out);
+  f.weights.assign(out * static_cast<size_t>(f.taps), 0);
+  for (size_t i = 0; i < out; ++i) {
+    const int start = std::min(c.start[i], in_size - f.taps);
+    const int shift = c.start[i] - start;
+    f.start[i] = start;
+    for (int k = 0; k < c.count[i]; ++k) {
+      f.weights[i * static_cast<size_t>(f.taps) + static_cast<size_t>(k + shift)] =
+          c.weights[i * static_cast<size_t>(c.ksize) + static_cast<size_t>(k)];
+    }
+  }
+  return f;
+}
+
+template <int K>
+void horizontal_rows(const Image& in, int row0, int rows, const FixedWindows& f, int out_width, uint8_t* out) {
+  constexpr int32_t kHalf = 1 << (kPrecisionBits - 1);
+  const int taps = K > 0 ? K : f.taps;
+  for (int yy = 0; yy < rows; ++yy) {
+    const uint8_t* src = in.pixel(0, row0 + yy);
+    uint8_t* dst = out + static_cast<size_t>(yy) * out_width * 3;
+    for (int xx = 0; xx < out_width; ++xx) {
+      const int32_t* k = &f.weights[static_cast<size_t>(xx) * taps];
+      const uint8_t* s = src + static_cast<size_t>(f.start[static_cast<size_t>(xx)]) * 3;
       int32_t s0 = kHalf, s1 = kHalf, s2 = kHalf;
-      for (int x = 0, n = c.count[static_cast<size_t>(xx)]; x < n; ++x, s += 3) {
-        s0 += s[0] * k[x];
-        s1 += s[1] * k[x];
-        s2 += s[2] * k[x];
+      for (int x = 0; x < taps; ++x) {
+        s0 += s[x * 3 + 0] * k[x];
+        s1 += s[x * 3 + 1] * k[x];
+        s2 += s[x * 3 + 2] * k[x];
       }
       dst[xx * 3 + 0] = clip8(s0);
       dst[xx * 3 + 1] = clip8(s1);
@@ -135,23 +197,19 @@ void horizontal_pass(const Image& in, int row0, const Coefficients& c, Image& ou
   }
 }
 
-// Vertical resampling; `row0` is subtracted from the coefficients' start rows (the horizontal
-// pass kept only the rows from row0 on).
-void vertical_pass(const Image& in, int row0, const Coefficients& c, Image& out) {
-  constexpr int32_t kHalf = 1 << (kPrecisionBits - 1);
-  const size_t row_bytes = static_cast<size_t>(in.width) * 3;
-  std::vector<int32_t> acc(row_bytes);
-  for (int yy = 0; yy < out.height; ++yy) {
-    const int32_t* k = &c.weights[static_cast<size_t>(yy) * c.ksize];
-    const int start = c.start[static_cast<size_t>(yy)] - row0;
-    std::fill(acc.begin(), acc.end(), kHalf);
-    for (int y = 0, n = c.count[static_cast<size_t>(yy)]; y < n; ++y) {
-      const uint8_t* src = in.pixel(0, start + y);
-      const int32_t w = k[y];
-      for (size_t i = 0; i < row_bytes; ++i) acc[i] += src[i] * w;  // same sums, row order
-    }
-    uint8_t* dst = out.pixel(0, yy);
-    for (size_t i = 0; i < row_bytes; ++i) dst[i] = clip8(acc[i]);
+// Rows [row0, row0 + rows) of `in`, resampled horizontally to out_width into `out`.
+void horizontal_pass(const Image& in, int row0, int rows, const Coefficients& c, int out_width, uint8_t* out) {
+  const FixedWindows f = fixed_windows(c, in.width);
+  switch (f.taps) {  // common window lengths get an unrolled loop
+    case 2: return horizontal_rows<2>(in, row0, rows, f, out_width, out);
+    case 3: return horizontal_rows<3>(in, row0, rows, f, out_width, out);
+    case 4: return horizontal_rows<4>(in, row0, rows, f, out_width, out);
+    case 5: return horizontal_rows<5>(in, row0, rows, f, out_width, out);
+    case 6: return horizontal_rows<6>(in, row0, rows, f, out_width, out);
+    case 7: return horizontal_rows<7>(in, row0, rows, f, out_width, out);
+    case 8: return horizontal_rows<8>(in, row0, rows, f, out_width, out);
+    case 9: return horizontal_rows<9>(in, row0, rows, f, out_width, out);
+    default: return horizontal_rows<0>(in, row0, rows, f, out_width, out);
   }
 }
 
@@ -182,23 +240,22 @@ Image resize_image(const Image& image, int width, int height, Resample resample)
   const bool need_vertical = height != image.height;
   const Coefficients horiz = precompute(image.width, width, filter);
   const Coefficients vert = precompute(image.height, height, filter);
+  Image out(width, height);
   if (!need_vertical) {
-    Image out(width, height);
-    horizontal_pass(image, 0, horiz, out);
+    horizontal_pass(image, 0, image.height, horiz, width, out.rgb.data());
     return out;
   }
   if (!need_horizontal) {
-    Image out(width, height);
-    vertical_pass(image, 0, vert, out);
+    vertical_pass(image.rgb.data(), static_cast<size_t>(image.width) * 3, 0, vert, out.rgb.data());
     return out;
   }
   // Only the input rows the vertical pass reads go through the horizontal pass.
   const int first = vert.start.front();
   const int last = vert.start.back() + vert.count.back();
-  Image temp(width, last - first);
-  horizontal_pass(image, first, horiz, temp);
-  Image out(width, height);
-  vertical_pass(temp, first, vert, out);
+  thread_local std::vector<uint8_t> temp;
+  temp.resize(static_cast<size_t>(width) * (last - first) * 3);
+  horizontal_pass(image, first, last - first, horiz, width, temp.data());
+  vertical_pass(temp.data(), static_cast<size_t>(width) * 3, first, vert, out.rgb.data());
   return out;
 }
 

@@ -188,6 +188,7 @@ void preprocess_bytes_into(std::span<const uint8_t> bytes, const std::string& na
                            float* out, const DecodeOptions& options) {
   DecodeOptions decode = options;
   if (decode.min_side_hint == 0) decode.min_side_hint = config.decode_hint();
+  decode.fast_jpeg |= config.fast_decode;
   preprocess_into(decode_image(bytes, name, decode), config, out);
 }
 

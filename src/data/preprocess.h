@@ -38,7 +38,8 @@ struct PreprocessConfig {
   std::array<float, 3> image_mean = {0.5f, 0.5f, 0.5f};
   std::array<float, 3> image_std = {0.5f, 0.5f, 0.5f};
   // Not HF: decode JPEGs at a reduced DCT scale when they are at least twice the target size
-  // (see DecodeOptions::min_side_hint). Faster, no longer bit-identical to PIL.
+  // (DecodeOptions::min_side_hint) and with the fast IDCT (DecodeOptions::fast_jpeg). Faster,
+  // no longer bit-identical to PIL.
   bool fast_decode = false;
 
   // Throws ConfigError naming the key for an impossible value (size <= 0, std == 0, ...).

@@ -28,6 +28,7 @@ at::Tensor pixel_values_from_files(const std::vector<std::string>& paths, const 
   images.reserve(paths.size());
   DecodeOptions decode = options;
   if (decode.min_side_hint == 0) decode.min_side_hint = config.decode_hint();
+  decode.fast_jpeg |= config.fast_decode;
   for (const std::string& path : paths) images.push_back(decode_image_file(path, decode));
   return to_pixel_values(images, config);
 }

@@ -1,0 +1,140 @@
+// Images per second on one thread: read + decode + resize to 224x224 (bilinear) + rescale +
+// normalize, for ~200 deterministic 500x375 JPEGs at quality 90 (Conceptual Captions' typical
+// size: synthetic scenes with photo-like gradients and grain). Ours in exact mode (bit-identical
+// to PIL) and fast mode (fast IDCT, reduced-scale decode when the image is >= 2x the target),
+// then PIL doing what ViTImageProcessor does (bench/pil_preprocess.py with /usr/bin/python3) on
+// the same files in the same run. Rates are per CPU-second of the working thread (per-core
+// throughput, robust on a shared machine) and per wall-clock second. Prints one JSON line.
+//   bench_image_preprocess [--images N] [--repeats R] [--python /usr/bin/python3]
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "data/augment.h"
+#include "data/image.h"
+#include "data/image_internal.h"
+#include "data/preprocess.h"
+#include "data/synthetic.h"
+
+namespace {
+
+using namespace vlm::data;
+namespace fs = std::filesystem;
+
+// A 500x375 photo-like picture: a synthetic scene rendered at 500 px, cropped, with a smooth
+// colour gradient and per-pixel grain so the JPEG carries photo-like entropy (~50-60 KB).
+Image make_photo(int index) {
+  SyntheticConfig config;
+  config.seed = 77;
+  config.image_size = 500;
+  const SyntheticSample s = generate_sample(config, SyntheticSplit::kTrain, static_cast<uint64_t>(index));
+  Image im = crop_image(s.image, 0, 60, 500, 375);
+  uint64_t state = 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(index + 1);
+  for (int y = 0; y < im.height; ++y) {
+    for (int x = 0; x < im.width; ++x) {
+      uint8_t* p = im.pixel(x, y);
+      for (int c = 0; c < 3; ++c) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        const double grain = static_cast<double>((state >> 33) % 25) - 12.0;
+        const double wave = 25.0 * std::sin(0.02 * x * (c + 1) + 0.015 * y + index);
+        p[c] = static_cast<uint8_t>(std::clamp(p[c] + wave + grain, 0.0, 255.0));
+      }
+    }
+  }
+  return im;
+}
+
+struct Rate {
+  double per_cpu_s = 0;   // images per CPU-second of this thread: per-core throughput
+  double per_wall_s = 0;  // images per wall-clock second (lower when the machine is shared)
+};
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+Rate run_ours(const std::vector<std::string>& files, int repeats, const PreprocessConfig& config, double* checksum) {
+  std::vector<float> out(3 * 224 * 224);
+  for (size_t i = 0; i < std::min<size_t>(files.size(), 20); ++i) {  // warm-up
+    preprocess_bytes_into(read_binary_file(files[i]), files[i], config, out.data());
+  }
+  const double cpu0 = thread_cpu_seconds();
+  const auto wall0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < repeats; ++r) {
+    for (const std::string& f : files) {
+      preprocess_bytes_into(read_binary_file(f), f, config, out.data());
+      *checksum += out[0];
+    }
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  const double n = static_cast<double>(files.size()) * repeats;
+  return {n / (thread_cpu_seconds() - cpu0), n / wall};
+}
+
+double json_number(const std::string& line, const std::string& key) {
+  const size_t at = line.find("\"" + key + "\": ");
+  return at == std::string::npos ? 0.0 : std::atof(line.c_str() + at + key.size() + 4);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int n_images = 200, repeats = 2;
+  std::string python = "/usr/bin/python3";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--images") n_images = std::atoi(argv[i + 1]);
+    else if (flag == "--repeats") repeats = std::atoi(argv[i + 1]);
+    else if (flag == "--python") python = argv[i + 1];
+  }
+  const fs::path dir = fs::temp_directory_path() / ("vlm-bench-jpegs-" + std::to_string(n_images));
+  std::vector<std::string> files;
+  fs::create_directories(dir);
+  size_t bytes = 0;
+  for (int i = 0; i < n_images; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "%05d.jpg", i);
+    const fs::path path = dir / name;
+    if (!fs::exists(path)) write_jpeg(path.string(), make_photo(i), 90);
+    bytes += fs::file_size(path);
+    files.push_back(path.string());
+  }
+  PreprocessConfig exact;  // ViTImageProcessor defaults: 224x224 bilinear, 1/255, mean = std = 0.5
+  PreprocessConfig fast = exact;
+  fast.fast_decode = true;
+  double checksum = 0;
+  const Rate exact_rate = run_ours(files, repeats, exact, &checksum);
+  const Rate fast_rate = run_ours(files, repeats, fast, &checksum);
+
+  const std::string script = std::string(VLM_SOURCE_DIR) + "/bench/pil_preprocess.py";
+  const std::string cmd = python + " " + script + " " + dir.string() + " " + std::to_string(repeats) + " 2>&1";
+  std::string pil_line;
+  if (FILE* pipe = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    while (std::fgets(buf, sizeof(buf), pipe) != nullptr) pil_line += buf;
+    ::pclose(pipe);
+  }
+  const double pil_cpu = json_number(pil_line, "pil_images_per_cpu_s");
+  const double pil_wall = json_number(pil_line, "pil_images_per_wall_s");
+  std::printf(
+      "{\"bench\": \"image_preprocess\", \"images\": %d, \"repeats\": %d, \"size\": \"500x375\", "
+      "\"mean_jpeg_kb\": %.1f, \"target\": \"224x224 bilinear + normalize\", \"threads\": 1, "
+      "\"ours_exact_images_per_cpu_s\": %.1f, \"ours_fast_images_per_cpu_s\": %.1f, "
+      "\"pil_images_per_cpu_s\": %.1f, \"ratio_exact_vs_pil\": %.2f, \"ratio_fast_vs_pil\": %.2f, "
+      "\"ours_exact_images_per_wall_s\": %.1f, \"ours_fast_images_per_wall_s\": %.1f, "
+      "\"pil_images_per_wall_s\": %.1f, \"pil_status\": \"%s\"}\n",
+      n_images, repeats, static_cast<double>(bytes) / n_images / 1024.0, exact_rate.per_cpu_s, fast_rate.per_cpu_s,
+      pil_cpu, pil_cpu > 0 ? exact_rate.per_cpu_s / pil_cpu : 0.0, pil_cpu > 0 ? fast_rate.per_cpu_s / pil_cpu : 0.0,
+      exact_rate.per_wall_s, fast_rate.per_wall_s, pil_wall,
+      pil_cpu > 0 ? "ok" : "python3-pil missing or failed (apt-get install python3-pil)");
+  return checksum == checksum ? 0 : 1;  // keeps the work observable
+}
