@@ -5,7 +5,8 @@
 // then PIL doing what ViTImageProcessor does (bench/pil_preprocess.py with /usr/bin/python3) on
 // the same files in the same run. Rates are per CPU-second of the working thread (per-core
 // throughput, robust on a shared machine) and per wall-clock second. Prints one JSON line.
-//   bench_image_preprocess [--images N] [--repeats R] [--python /usr/bin/python3]
+//   bench_image_preprocess [--images N] [--repeats R] [--width 500 --height 375] [--python PATH]
+// (--width 1000 --height 750 shows the reduced-scale decode of fast mode.)
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -28,14 +29,15 @@ namespace {
 using namespace vlm::data;
 namespace fs = std::filesystem;
 
-// A 500x375 photo-like picture: a synthetic scene rendered at 500 px, cropped, with a smooth
-// colour gradient and per-pixel grain so the JPEG carries photo-like entropy (~50-60 KB).
-Image make_photo(int index) {
+// A photo-like picture (500x375 by default): a synthetic scene rendered at the longer side,
+// cropped, with a smooth colour gradient and per-pixel grain so the JPEG carries photo-like
+// entropy (~50-60 KB at 500x375, quality 90).
+Image make_photo(int index, int width, int height) {
   SyntheticConfig config;
   config.seed = 77;
-  config.image_size = 500;
+  config.image_size = std::max(width, height);
   const SyntheticSample s = generate_sample(config, SyntheticSplit::kTrain, static_cast<uint64_t>(index));
-  Image im = crop_image(s.image, 0, 60, 500, 375);
+  Image im = crop_image(s.image, (config.image_size - width) / 2, (config.image_size - height) / 2, width, height);
   uint64_t state = 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(index + 1);
   for (int y = 0; y < im.height; ++y) {
     for (int x = 0; x < im.width; ++x) {
@@ -88,15 +90,18 @@ double json_number(const std::string& line, const std::string& key) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int n_images = 200, repeats = 2;
+  int n_images = 200, repeats = 2, width = 500, height = 375;
   std::string python = "/usr/bin/python3";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--images") n_images = std::atoi(argv[i + 1]);
     else if (flag == "--repeats") repeats = std::atoi(argv[i + 1]);
     else if (flag == "--python") python = argv[i + 1];
+    else if (flag == "--width") width = std::atoi(argv[i + 1]);
+    else if (flag == "--height") height = std::atoi(argv[i + 1]);
   }
-  const fs::path dir = fs::temp_directory_path() / ("vlm-bench-jpegs-" + std::to_string(n_images));
+  const fs::path dir = fs::temp_directory_path() / ("vlm-bench-jpegs-" + std::to_string(width) + "x" + std::to_string(height) + "-" +
+                                                   std::to_string(n_images));
   std::vector<std::string> files;
   fs::create_directories(dir);
   size_t bytes = 0;
@@ -104,7 +109,7 @@ int main(int argc, char** argv) {
     char name[32];
     std::snprintf(name, sizeof(name), "%05d.jpg", i);
     const fs::path path = dir / name;
-    if (!fs::exists(path)) write_jpeg(path.string(), make_photo(i), 90);
+    if (!fs::exists(path)) write_jpeg(path.string(), make_photo(i, width, height), 90);
     bytes += fs::file_size(path);
     files.push_back(path.string());
   }
@@ -126,13 +131,13 @@ int main(int argc, char** argv) {
   const double pil_cpu = json_number(pil_line, "pil_images_per_cpu_s");
   const double pil_wall = json_number(pil_line, "pil_images_per_wall_s");
   std::printf(
-      "{\"bench\": \"image_preprocess\", \"images\": %d, \"repeats\": %d, \"size\": \"500x375\", "
+      "{\"bench\": \"image_preprocess\", \"images\": %d, \"repeats\": %d, \"size\": \"%dx%d\", "
       "\"mean_jpeg_kb\": %.1f, \"target\": \"224x224 bilinear + normalize\", \"threads\": 1, "
       "\"ours_exact_images_per_cpu_s\": %.1f, \"ours_fast_images_per_cpu_s\": %.1f, "
       "\"pil_images_per_cpu_s\": %.1f, \"ratio_exact_vs_pil\": %.2f, \"ratio_fast_vs_pil\": %.2f, "
       "\"ours_exact_images_per_wall_s\": %.1f, \"ours_fast_images_per_wall_s\": %.1f, "
       "\"pil_images_per_wall_s\": %.1f, \"pil_status\": \"%s\"}\n",
-      n_images, repeats, static_cast<double>(bytes) / n_images / 1024.0, exact_rate.per_cpu_s, fast_rate.per_cpu_s,
+      n_images, repeats, width, height, static_cast<double>(bytes) / n_images / 1024.0, exact_rate.per_cpu_s, fast_rate.per_cpu_s,
       pil_cpu, pil_cpu > 0 ? exact_rate.per_cpu_s / pil_cpu : 0.0, pil_cpu > 0 ? fast_rate.per_cpu_s / pil_cpu : 0.0,
       exact_rate.per_wall_s, fast_rate.per_wall_s, pil_wall,
       pil_cpu > 0 ? "ok" : "python3-pil missing or failed (apt-get install python3-pil)");

@@ -10,8 +10,7 @@
 
 #include <csetjmp>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <cstdio>
 #include <memory>
 
 #include "data/image.h"
@@ -359,10 +358,18 @@ Image decode_image(std::span<const uint8_t> bytes, const std::string& name, int 
 }
 
 std::vector<uint8_t> read_binary_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw FileError(path, "cannot open for reading");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw FileError(path, "read error");
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
+  if (!file) throw FileError(path, "cannot open for reading");
+  std::vector<uint8_t> bytes;
+  if (std::fseek(file.get(), 0, SEEK_END) == 0) {
+    const long size = std::ftell(file.get());
+    if (size > 0) bytes.reserve(static_cast<size_t>(size));
+    std::rewind(file.get());
+  }
+  uint8_t buffer[65536];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), file.get())) > 0) bytes.insert(bytes.end(), buffer, buffer + n);
+  if (std::ferror(file.get())) throw FileError(path, "read error");
   return bytes;
 }
 

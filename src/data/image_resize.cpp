@@ -174,42 +174,43 @@ FixedWindows fixed_windows(const Coefficients& c, int in_size) {
   return f;
 }
 
-template <int K>
-void horizontal_rows(const Image& in, int row0, int rows, const FixedWindows& f, int out_width, uint8_t* out) {
-  constexpr int32_t kHalf = 1 << (kPrecisionBits - 1);
-  const int taps = K > 0 ? K : f.taps;
-  for (int yy = 0; yy < rows; ++yy) {
-    const uint8_t* src = in.pixel(0, row0 + yy);
-    uint8_t* dst = out + static_cast<size_t>(yy) * out_width * 3;
-    for (int xx = 0; xx < out_width; ++xx) {
-      const int32_t* k = &f.weights[static_cast<size_t>(xx) * taps];
-      const uint8_t* s = src + static_cast<size_t>(f.start[static_cast<size_t>(xx)]) * 3;
-      int32_t s0 = kHalf, s1 = kHalf, s2 = kHalf;
-      for (int x = 0; x < taps; ++x) {
-        s0 += s[x * 3 + 0] * k[x];
-        s1 += s[x * 3 + 1] * k[x];
-        s2 += s[x * 3 + 2] * k[x];
-      }
-      dst[xx * 3 + 0] = clip8(s0);
-      dst[xx * 3 + 1] = clip8(s1);
-      dst[xx * 3 + 2] = clip8(s2);
-    }
-  }
+VLM_VECTOR_CLONES
+void multiply_add_row(int32_t* __restrict acc, const uint8_t* __restrict src, const int32_t* __restrict w, size_t n) {
+  for (size_t i = 0; i < n; ++i) acc[i] += static_cast<int32_t>(src[i]) * w[i];
 }
 
-// Rows [row0, row0 + rows) of `in`, resampled horizontally to out_width into `out`.
+// Rows [row0, row0 + rows) of `in`, resampled horizontally to out_width into `out`. Per row,
+// tap k's source bytes are first gathered into a contiguous row (gathered[k][x * 3 + c] =
+// pixel (start[x] + k, channel c)); then each tap is one vectorised multiply-add against the
+// weights spread the same way.
 void horizontal_pass(const Image& in, int row0, int rows, const Coefficients& c, int out_width, uint8_t* out) {
+  constexpr int32_t kHalf = 1 << (kPrecisionBits - 1);
   const FixedWindows f = fixed_windows(c, in.width);
-  switch (f.taps) {  // common window lengths get an unrolled loop
-    case 2: return horizontal_rows<2>(in, row0, rows, f, out_width, out);
-    case 3: return horizontal_rows<3>(in, row0, rows, f, out_width, out);
-    case 4: return horizontal_rows<4>(in, row0, rows, f, out_width, out);
-    case 5: return horizontal_rows<5>(in, row0, rows, f, out_width, out);
-    case 6: return horizontal_rows<6>(in, row0, rows, f, out_width, out);
-    case 7: return horizontal_rows<7>(in, row0, rows, f, out_width, out);
-    case 8: return horizontal_rows<8>(in, row0, rows, f, out_width, out);
-    case 9: return horizontal_rows<9>(in, row0, rows, f, out_width, out);
-    default: return horizontal_rows<0>(in, row0, rows, f, out_width, out);
+  const size_t n = static_cast<size_t>(out_width) * 3;
+  thread_local std::vector<int32_t> spread, acc;
+  thread_local std::vector<uint8_t> gathered;
+  spread.resize(static_cast<size_t>(f.taps) * n);
+  gathered.resize(static_cast<size_t>(f.taps) * n);
+  acc.resize(n);
+  for (int k = 0; k < f.taps; ++k) {
+    for (int x = 0; x < out_width; ++x) {
+      const int32_t w = f.weights[static_cast<size_t>(x) * f.taps + static_cast<size_t>(k)];
+      int32_t* dst = &spread[static_cast<size_t>(k) * n + static_cast<size_t>(x) * 3];
+      dst[0] = dst[1] = dst[2] = w;
+    }
+  }
+  for (int yy = 0; yy < rows; ++yy) {
+    const uint8_t* src = in.pixel(0, row0 + yy);
+    for (int x = 0; x < out_width; ++x) {
+      const uint8_t* s = src + static_cast<size_t>(f.start[static_cast<size_t>(x)]) * 3;
+      uint8_t* g = &gathered[static_cast<size_t>(x) * 3];
+      for (int k = 0; k < f.taps; ++k, s += 3, g += n) std::memcpy(g, s, 3);
+    }
+    std::fill(acc.begin(), acc.end(), kHalf);
+    for (int k = 0; k < f.taps; ++k) {
+      multiply_add_row(acc.data(), &gathered[static_cast<size_t>(k) * n], &spread[static_cast<size_t>(k) * n], n);
+    }
+    clip_row(acc.data(), out + static_cast<size_t>(yy) * n, n);
   }
 }
 
