@@ -118,6 +118,13 @@ class MetaspaceDecoder : public Decoder {
   bool prepend_;
 };
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 class ByteFallbackDecoder : public Decoder {
  public:
   void decode_chain(std::vector<std::string>& tokens) const override {
@@ -134,9 +141,8 @@ class ByteFallbackDecoder : public Decoder {
     for (std::string& t : tokens) {
       int byte = -1;
       if (t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>') {
-        char* end = nullptr;
-        const long v = std::strtol(t.substr(3, 2).c_str(), &end, 16);
-        if (end != nullptr && *end == '\0') byte = static_cast<int>(v);
+        const int hi = hex_digit(t[3]), lo = hex_digit(t[4]);
+        if (hi >= 0 && lo >= 0) byte = hi * 16 + lo;
       }
       if (byte >= 0) {
         pending.push_back(static_cast<char>(byte));
