@@ -333,7 +333,8 @@ NameTable distilbert_name_table() {
             {"vocab_projector.*", "masked-LM head, not used"},
             {"pre_classifier.*", "classification head, not used"},
             {"classifier.*", "classification head, not used"},
-            {"qa_outputs.*", "question-answering head, not used"}};
+            {"qa_outputs.*", "question-answering head, not used"},
+            {"embeddings.position_ids", "buffer written by old transformers; positions are computed"}};
   return t;
 }
 

@@ -9,6 +9,17 @@
 #include "core/torch_compat.h"
 
 namespace vlm::models {
+namespace {
+
+// finfo(dtype).min: what transformers puts at masked positions (finite, so no row becomes NaN).
+double lowest_value(at::ScalarType dtype) {
+  if (dtype == at::kDouble) return std::numeric_limits<double>::lowest();
+  if (dtype == at::kBFloat16) return -3.3895313892515355e38;
+  if (dtype == at::kHalf) return -65504.0;
+  return static_cast<double>(std::numeric_limits<float>::lowest());
+}
+
+}  // namespace
 
 bool is_known_activation(const std::string& name) {
   return name == "gelu" || name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "relu" || name == "silu" ||
@@ -37,13 +48,16 @@ at::Tensor multi_head_attention(torch::nn::Linear& query, torch::nn::Linear& key
   const at::Tensor k = key(kv).view({B, S, num_heads, Dh}).transpose(1, 2);    // (B, H, S, Dh)
   const at::Tensor v = value(kv).view({B, S, num_heads, Dh}).transpose(1, 2);  // (B, H, S, Dh)
   const double scale = 1.0 / std::sqrt(static_cast<double>(Dh));
+  at::Tensor m = mask;  // under autocast q is bf16 while the mask was built in fp32; fused attention wants them equal
+  if (m.defined() && m.scalar_type() != q.scalar_type())
+    m = m.clamp_min(lowest_value(q.scalar_type())).to(q.scalar_type());
   at::Tensor context;
   if (training && dropout_p > 0.0) {
     at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;  // (B, H, T, S)
-    if (mask.defined()) scores = scores + mask;
+    if (m.defined()) scores = scores + m;
     context = at::matmul(torch::dropout(at::softmax(scores, -1), dropout_p, /*train=*/true), v);  // (B, H, T, Dh)
   } else {
-    context = compat::attention(q, k, v, mask, /*is_causal=*/false, scale);  // (B, H, T, Dh)
+    context = compat::attention(q, k, v, m, /*is_causal=*/false, scale);  // (B, H, T, Dh)
   }
   return context.transpose(1, 2).reshape({B, T, D});  // (B, T, D)
 }
@@ -55,11 +69,7 @@ at::Tensor additive_padding_mask(const at::Tensor& attention_mask, at::ScalarTyp
 }
 
 at::Tensor additive_from_bool(const at::Tensor& allowed, at::ScalarType dtype) {
-  const double lowest = dtype == at::kDouble ? std::numeric_limits<double>::lowest()
-                        : dtype == at::kBFloat16 ? -3.3895313892515355e38
-                        : dtype == at::kHalf ? -65504.0
-                                              : static_cast<double>(std::numeric_limits<float>::lowest());
-  return at::zeros(allowed.sizes(), allowed.options().dtype(dtype)).masked_fill(allowed.logical_not(), lowest);
+  return at::zeros(allowed.sizes(), allowed.options().dtype(dtype)).masked_fill(allowed.logical_not(), lowest_value(dtype));
 }
 
 void trunc_normal_(at::Tensor t, double std, double a, double b) {

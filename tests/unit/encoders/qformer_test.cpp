@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/torch_compat.h"
 #include "encoder_test_util.h"
 #include "models/qformer.h"
 #include "test_util.h"
@@ -188,6 +189,23 @@ TEST_P(QFormerLayouts, SaveLoadRoundTripIsStrict) {
       state.emplace_back(n, store.get(n).clone());
   io::save_tensors(dir.path() + "/qf/model.safetensors", state);
   EXPECT_THROW(load_qformer(dir.path() + "/qf"), FileError);
+}
+
+TEST_P(QFormerLayouts, Bf16AutocastCloseToFp32) {
+  QFormer q = tiny_qformer(GetParam());
+  torch::NoGradGuard no_grad;
+  const auto img = torch::randn({2, 5, 24});
+  const auto ids = torch::randint(1, 100, {2, 6});
+  auto mask = torch::ones({2, 6}, torch::kLong);
+  mask[1].slice(0, 3).fill_(0);
+  const auto ref = q->forward_causal(img, ids, mask);
+  QFormerOutput low;
+  {
+    compat::AutocastGuard autocast(c10::DeviceType::CPU, /*enabled=*/true, at::kBFloat16);
+    low = q->forward_causal(img, ids, mask);
+  }
+  EXPECT_TRUE(test::nmse_below(low.query, ref.query, test::kBf16Nmse));
+  EXPECT_TRUE(test::nmse_below(low.text[0], ref.text[0], test::kBf16Nmse));
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, QFormerLayouts, ::testing::Values(false, true),
