@@ -1,0 +1,93 @@
+// `vlm tokenize --tokenizer PATH`: ids of texts with a model folder's tokenizer (Hugging Face
+// tokenizer.json, BERT vocab.txt or GPT-2 vocab.json + merges.txt), as JSON lines; --decode turns
+// ids back into text. Used to check what a model will see and to pre-tokenize data.
+#include <iostream>
+#include <iterator>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "core/error.h"
+#include "tokenizers/tokenizer.h"
+
+namespace {
+
+using nlohmann::json;
+using vlm::tokenizers::Tokenizer;
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+json parse_line(const std::string& line, size_t number) {
+  try {
+    return json::parse(line);
+  } catch (const json::exception& e) {
+    throw vlm::Error(vlm::str("stdin line ", number, ": invalid JSON: ", e.what()));
+  }
+}
+
+int run_tokenize(const vlm::cli::Args& args) {
+  const auto path = args.maybe("--tokenizer");
+  if (!path) throw vlm::UsageError("--tokenizer PATH is required", "a model folder or a tokenizer.json");
+  const Tokenizer tok = Tokenizer::from_path(*path);
+  const bool special = args.has("--special");
+  std::ios::sync_with_stdio(false);
+
+  if (args.has("--decode")) {
+    std::string line;
+    size_t number = 0;
+    while (std::getline(std::cin, line)) {
+      ++number;
+      if (line.empty()) continue;
+      const json j = parse_line(line, number);
+      if (!j.is_object() || !j.contains("ids") || !j["ids"].is_array())
+        throw vlm::Error(vlm::str("stdin line ", number, ": expected {\"ids\": [...]}"));
+      std::vector<int64_t> ids;
+      for (const json& id : j["ids"]) {
+        if (!id.is_number_integer()) throw vlm::Error(vlm::str("stdin line ", number, ": ids must be integers"));
+        ids.push_back(id.get<int64_t>());
+      }
+      std::cout << dump(json{{"text", tok.decode(ids, /*skip_special_tokens=*/!special)}}) << '\n';
+    }
+    return 0;
+  }
+
+  if (args.has("--jsonl")) {
+    std::string line;
+    size_t number = 0;
+    while (std::getline(std::cin, line)) {
+      ++number;
+      if (line.empty()) continue;
+      const json j = parse_line(line, number);
+      if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
+        throw vlm::Error(vlm::str("stdin line ", number, ": expected {\"text\": \"...\"}"));
+      std::cout << dump(json{{"ids", tok.encode(j["text"].get_ref<const std::string&>(), special).ids}}) << '\n';
+    }
+    return 0;
+  }
+
+  // Plain texts: the positional arguments, or all of stdin as one text.
+  std::vector<std::string> texts = args.positional();
+  if (texts.empty()) texts.emplace_back(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  for (const std::string& text : texts) {
+    const auto e = tok.encode(text, special);
+    std::cout << dump(json{{"ids", e.ids}, {"tokens", e.tokens}}) << '\n';
+  }
+  return 0;
+}
+
+const bool kRegistered = vlm::cli::register_command({
+    .name = "tokenize",
+    .usage = "--tokenizer PATH [--jsonl | --decode] [--special] [TEXT ...]",
+    .summary = "tokenize text (or decode ids) with a model folder's tokenizer, as JSON lines",
+    .flags =
+        {
+            {"--tokenizer", "PATH", "a model folder (tokenizer.json, vocab.txt, or vocab.json + merges.txt) or a tokenizer.json"},
+            {"--jsonl", "", "read {\"text\": ...} lines from stdin, write {\"ids\": [...]} lines"},
+            {"--decode", "", "read {\"ids\": [...]} lines from stdin, write {\"text\": ...} lines"},
+            {"--special", "", "add special tokens when encoding / keep them when decoding"},
+        },
+    .run = run_tokenize,
+});
+
+}  // namespace
