@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+struct archive;  // libarchive
+
 namespace vlm::data {
 
 struct TarMember {
@@ -39,7 +41,7 @@ class TarWriter {
 
  private:
   std::string path_;
-  struct archive* archive_ = nullptr;
+  ::archive* archive_ = nullptr;
 };
 
 }  // namespace vlm::data
