@@ -36,6 +36,15 @@ void copy_block(FeedForwardBlock& to, const FeedForwardBlock& from) {
   to.norm->bias.copy_(from.norm->bias);
 }
 
+// The text encoder's config.json (a DistilBERT or BERT one) into cfg.
+void set_text_config(QFormerConfig& cfg, const HfConfig& text) {
+  cfg.text_model_type = text.require_string("model_type");
+  if (cfg.text_model_type == "distilbert") cfg.distilbert = DistilBertConfig::from_hf(text);
+  else if (cfg.text_model_type == "bert") cfg.bert = BertConfig::from_hf(text);
+  else throw FileError(text.origin(), str("model_type '", cfg.text_model_type, "' is not distilbert or bert"),
+                       "the Q-Former's text encoder is a DistilBERT or BERT");
+}
+
 }  // namespace
 
 EncoderDims QFormerConfig::text_dims() const {
@@ -74,11 +83,7 @@ QFormerConfig QFormerConfig::from_hf(const HfConfig& j) {
   c.similarity = j.get_string("similarity", c.similarity);
   c.query_ffn = j.get_bool("query_ffn", c.query_ffn);
   c.initializer_range = j.get_double("initializer_range", c.initializer_range);
-  const HfConfig text = j.sub("text_config");
-  c.text_model_type = text.require_string("model_type");
-  if (c.text_model_type == "distilbert") c.distilbert = DistilBertConfig::from_hf(text);
-  else if (c.text_model_type == "bert") c.bert = BertConfig::from_hf(text);
-  else throw FileError(text.origin(), str("model_type '", c.text_model_type, "' is not distilbert or bert"));
+  set_text_config(c, j.sub("text_config"));
   return c;
 }
 
@@ -292,12 +297,7 @@ LoadedQFormer load_qformer(const std::string& folder) {
 }
 
 LoadedQFormer init_qformer_from_text_encoder(QFormerConfig cfg, const std::string& text_folder) {
-  const HfConfig text = HfConfig::load(text_folder);
-  cfg.text_model_type = text.require_string("model_type");
-  if (cfg.text_model_type == "distilbert") cfg.distilbert = DistilBertConfig::from_hf(text);
-  else if (cfg.text_model_type == "bert") cfg.bert = BertConfig::from_hf(text);
-  else throw FileError(text.origin(), str("model_type '", cfg.text_model_type, "' is not distilbert or bert"),
-                       "the Q-Former starts from a DistilBERT or BERT checkpoint");
+  set_text_config(cfg, HfConfig::load(text_folder));
   QFormer model(cfg);
   LoadReport report = load_weights(*model, text_folder, qformer_init_table(cfg));
   return {cfg, model, report};

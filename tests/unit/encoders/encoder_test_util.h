@@ -47,6 +47,22 @@ inline ::testing::AssertionResult nmse_below(const at::Tensor& actual, const at:
   return ::testing::AssertionFailure() << "NMSE = " << nmse << " > " << budget << " (or non-finite values)";
 }
 
+// LayerNorm over the last dimension written out (biased variance, as torch.nn.LayerNorm).
+inline at::Tensor layer_norm_ref(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, double eps) {
+  const auto mean = x.mean(-1, true);
+  return (x - mean) / torch::sqrt((x - mean).pow(2).mean(-1, true) + eps) * w + b;
+}
+
+// GELU with the exact erf, as transformers' "gelu".
+inline at::Tensor gelu_ref(const at::Tensor& x) { return 0.5 * x * (1 + torch::erf(x / std::sqrt(2.0))); }
+
+// A module's parameters by name, detached.
+inline std::map<std::string, at::Tensor> params_of(const torch::nn::Module& m) {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& p : m.named_parameters()) out[p.key()] = p.value().detach();
+  return out;
+}
+
 // Every parameter and buffer of a module under `prefix` + its name (an HF-layout state dict).
 inline std::vector<std::pair<std::string, at::Tensor>> state_of(const torch::nn::Module& m, const std::string& prefix) {
   std::vector<std::pair<std::string, at::Tensor>> out;

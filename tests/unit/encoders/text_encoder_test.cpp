@@ -19,24 +19,18 @@ namespace {
 using test::TempDir;
 using State = std::vector<std::pair<std::string, at::Tensor>>;
 
-at::Tensor ln_ref(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, double eps) {
-  const auto mean = x.mean(-1, true);
-  return (x - mean) / torch::sqrt((x - mean).pow(2).mean(-1, true) + eps) * w + b;
-}
-
 // modeling_distilbert.py / modeling_bert.py written out with plain tensor ops and the HF names of each layout.
 at::Tensor encoder_reference(const TextEncoder& m, const at::Tensor& ids, const at::Tensor& mask) {
-  std::map<std::string, at::Tensor> w;
-  for (const auto& p : m->named_parameters()) w[p.key()] = p.value().detach();
+  const auto w = test::params_of(*m);
   const EncoderDims& d = m->dims();
   const bool bert = d.layout == EncoderLayout::kBert;
   const int64_t B = ids.size(0), T = ids.size(1), D = d.hidden_size, H = d.num_heads, Dh = D / H;
   auto x = w.at("embeddings.word_embeddings.weight").index_select(0, ids.flatten()).view({B, T, D}) +
            w.at("embeddings.position_embeddings.weight").slice(0, 0, T);
   if (bert) x = x + w.at("embeddings.token_type_embeddings.weight")[0];
-  x = ln_ref(x, w.at("embeddings.LayerNorm.weight"), w.at("embeddings.LayerNorm.bias"), d.layer_norm_eps);
+  x = test::layer_norm_ref(x, w.at("embeddings.LayerNorm.weight"), w.at("embeddings.LayerNorm.bias"), d.layer_norm_eps);
   auto lin = [&](const at::Tensor& h, const std::string& n) { return torch::matmul(h, w.at(n + ".weight").t()) + w.at(n + ".bias"); };
-  auto ln = [&](const at::Tensor& h, const std::string& n) { return ln_ref(h, w.at(n + ".weight"), w.at(n + ".bias"), d.layer_norm_eps); };
+  auto ln = [&](const at::Tensor& h, const std::string& n) { return test::layer_norm_ref(h, w.at(n + ".weight"), w.at(n + ".bias"), d.layer_norm_eps); };
   const auto keep = mask.view({B, 1, 1, T}).to(torch::kBool);
   for (int64_t l = 0; l < d.num_layers; ++l) {
     const std::string L = (bert ? "encoder.layer." : "transformer.layer.") + std::to_string(l) + ".";
@@ -49,7 +43,7 @@ at::Tensor encoder_reference(const TextEncoder& m, const at::Tensor& ids, const 
     x = bert ? ln(x + lin(ctx, L + "attention.output.dense"), L + "attention.output.LayerNorm")
              : ln(x + lin(ctx, L + "attention.out_lin"), L + "sa_layer_norm");
     const auto u = lin(x, L + (bert ? "intermediate.dense" : "ffn.lin1"));
-    const auto g = 0.5 * u * (1 + torch::erf(u / std::sqrt(2.0)));
+    const auto g = test::gelu_ref(u);
     x = bert ? ln(x + lin(g, L + "output.dense"), L + "output.LayerNorm") : ln(x + lin(g, L + "ffn.lin2"), L + "output_layer_norm");
   }
   return x;

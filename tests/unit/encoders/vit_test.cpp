@@ -15,17 +15,9 @@ namespace {
 
 using test::TempDir;
 
-std::map<std::string, at::Tensor> params_of(const torch::nn::Module& m) {
-  std::map<std::string, at::Tensor> out;
-  for (const auto& p : m.named_parameters()) out[p.key()] = p.value().detach();
-  return out;
-}
-
-at::Tensor layer_norm_ref(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, double eps) {
-  const auto mean = x.mean(-1, true);
-  const auto var = (x - mean).pow(2).mean(-1, true);
-  return (x - mean) / torch::sqrt(var + eps) * w + b;
-}
+using test::gelu_ref;
+using test::layer_norm_ref;
+using test::params_of;
 
 // modeling_vit.py written out with plain tensor ops (unfold for the patches, explicit softmax).
 at::Tensor vit_reference(const std::map<std::string, at::Tensor>& w, const ViTConfig& c, const at::Tensor& px) {
@@ -49,7 +41,7 @@ at::Tensor vit_reference(const std::map<std::string, at::Tensor>& w, const ViTCo
     x = x + lin(ctx, L + "attention.output.dense");
     h = layer_norm_ref(x, w.at(L + "layernorm_after.weight"), w.at(L + "layernorm_after.bias"), c.layer_norm_eps);
     const auto u = lin(h, L + "intermediate.dense");
-    x = x + lin(0.5 * u * (1 + torch::erf(u / std::sqrt(2.0))), L + "output.dense");
+    x = x + lin(gelu_ref(u), L + "output.dense");
   }
   return layer_norm_ref(x, w.at("layernorm.weight"), w.at("layernorm.bias"), c.layer_norm_eps);
 }
