@@ -123,7 +123,15 @@ std::shared_ptr<TokenizerImpl> load_tokenizer_json(Json doc, const std::string& 
       const Json& id = json_at(a, "id", where);
       if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= (1LL << 31))
         throw Error(str(where, ": 'id' must be a non-negative integer, got ", id.dump()));
-      t.id = id.get<uint32_t>();
+      // HF re-derives the id (the file's id only draws a warning): the token's id if the added
+      // vocabulary or the model already has it, else the next id after the model and added ids.
+      if (const auto existing = impl->token_to_id(t.content)) {
+        t.id = *existing;
+      } else {
+        const auto vocab = static_cast<uint32_t>(impl->model->vocab_size());
+        const uint32_t next = impl->added.max_id_plus_one();
+        t.id = next == 0 ? vocab : (next - 1 >= vocab || vocab == 0 ? next : vocab);
+      }
       t.single_word = json_bool(a, "single_word", false, where);
       t.lstrip = json_bool(a, "lstrip", false, where);
       t.rstrip = json_bool(a, "rstrip", false, where);

@@ -62,6 +62,8 @@ void NormalizedString::transform_range(size_t start, size_t end, const std::vect
 }
 
 void NormalizedString::prepend(std::string_view text) {
+  // HF: the first new character replaces the first character (taking its alignment), the other
+  // new characters and the old first character are insertions sharing that alignment.
   if (s_.empty() || text.empty()) return;
   size_t i = 0;
   const char32_t first = next_char(s_, i);
@@ -96,14 +98,14 @@ void NormalizedString::lowercase() {
   });
 }
 
-void NormalizedString::filter_marks() {
+void NormalizedString::filter_marks(bool all_marks) {
   // HF's filter: a removed character is folded into the character before it (change -1).
   std::vector<CharChange> changes;
   size_t i = 0;
   size_t removed_at_start = 0;
   while (i < s_.size()) {
     const char32_t c = next_char(s_, i);
-    if (is_nonspacing_mark(c)) {
+    if (all_marks ? is_combining_mark(c) : is_nonspacing_mark(c)) {
       if (changes.empty())
         ++removed_at_start;
       else

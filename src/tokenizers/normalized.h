@@ -58,7 +58,9 @@ class NormalizedString {
 
   void prepend(std::string_view text);
   void lowercase();
-  void filter_marks();  // drops Mn characters
+  // Drops Mn characters (BERT's strip_accents), or every mark (Mn, Mc, Me) when `all_marks`
+  // (the StripAccents normalizer).
+  void filter_marks(bool all_marks = false);
   void strip(bool left, bool right);
   // Replaces every matched [start, end) piece (non-overlapping, ascending) with `content`.
   void replace(const std::vector<Piece>& matches, std::string_view content);

@@ -162,7 +162,7 @@ class Lowercase : public Normalizer {
 
 class StripAccents : public Normalizer {
  public:
-  void normalize(NormalizedString& s) const override { s.filter_marks(); }
+  void normalize(NormalizedString& s) const override { s.filter_marks(/*all_marks=*/true); }
 };
 
 class Strip : public Normalizer {

