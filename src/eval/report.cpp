@@ -118,7 +118,7 @@ std::string curves_section(const std::string& run_dir) {
   const auto charts = group_curves(run_files::read_metrics(path));
   if (charts.empty()) return html + "<p class=\"absent\">metrics.jsonl holds no scalar values yet.</p></section>\n";
   html += "<div class=\"charts\">\n";
-  for (const Chart& c : charts) html += "<figure>" + line_chart_svg(c.title, c.series) + "</figure>\n";
+  for (const Chart& c : charts) html += "<figure>" + line_chart_svg(c.title, c.series, /*width=*/530, /*height=*/280) + "</figure>\n";
   return html + "</div></section>\n";
 }
 
@@ -166,9 +166,18 @@ std::string caption_metrics_section(const std::string& run_dir) {
   html += "<p>Computed as pycocoevalcap does (PTB tokenization; BLEU at corpus level; CIDEr-D).</p>\n"
           "<table class=\"metrics\"><tr>";
   const auto metrics = run_files::read_caption_metrics(path);
-  for (const auto& [key, value] : metrics) html += "<th>" + escape(key) + "</th>";
+  std::vector<std::pair<std::string, double>> ordered;  // the usual order first, then any others
+  for (const char* key : {"BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr-D"}) {
+    if (metrics.count(key) != 0) ordered.emplace_back(key, metrics.at(key));
+  }
+  for (const auto& [key, value] : metrics) {
+    if (std::find_if(ordered.begin(), ordered.end(), [&](const auto& kv) { return kv.first == key; }) == ordered.end()) {
+      ordered.emplace_back(key, value);
+    }
+  }
+  for (const auto& [key, value] : ordered) html += "<th>" + escape(key) + "</th>";
   html += "</tr><tr>";
-  for (const auto& [key, value] : metrics) html += "<td>" + number(value) + "</td>";
+  for (const auto& [key, value] : ordered) html += "<td>" + number(value) + "</td>";
   return html + "</tr></table></section>\n";
 }
 
@@ -193,7 +202,7 @@ std::string gallery_section(const std::string& run_dir, const ReportOptions& opt
       html += "<div class=\"noimage\">image unavailable: " + escape(e.what()) + "</div>";
     }
     html += "<div class=\"text\"><p class=\"generated\"><span class=\"tag\">generated</span> " + escape(row.generated) +
-            "</p><ul class=\"refs\">";
+            "</p><p class=\"reflabel\">references</p><ul class=\"refs\">";
     for (const auto& r : row.references) html += "<li>" + escape(r) + "</li>";
     html += "</ul><p class=\"path\">" + escape(row.image) + "</p></div></div>\n";
   }
@@ -242,6 +251,7 @@ ol.grid-captions li::marker{content:"T" counter(list-item) "  ";color:#888}
 .card .text{font-size:13px;min-width:0}
 .generated{margin:0 0 6px;font-weight:600}
 .tag{font-size:11px;font-weight:600;color:#fff;background:#2c7be5;border-radius:3px;padding:1px 5px;margin-right:4px}
+.reflabel{margin:0 0 2px;font-size:11px;color:#888;text-transform:uppercase;letter-spacing:.04em}
 .refs{margin:0;padding-left:18px;color:#444}
 .path{color:#999;font-size:11px;margin:6px 0 0;word-break:break-all}
 .noimage{width:120px;height:90px;background:#eee;color:#888;font-size:11px;padding:6px;overflow:hidden}
