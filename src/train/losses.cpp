@@ -5,6 +5,7 @@
 #include "train/losses.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -18,6 +19,12 @@ namespace F = torch::nn::functional;
 namespace {
 // Losses are reduced in fp32 (bf16/fp16 inputs are upcast); double stays double for gradient checks.
 at::ScalarType loss_dtype(const at::Tensor& t) { return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
+
+// Losses run with autocast off even inside an autocast region: it would put the similarity
+// matmuls back into bf16. (Excluding the autocast dispatch keys is what autocast's own kernels do.)
+struct NoAutocast {
+  c10::impl::ExcludeDispatchKeyGuard guard{c10::autocast_dispatch_keyset};
+};
 }  // namespace
 
 at::Tensor learned_logit_scale(const at::Tensor& log_scale, double max_scale) {
@@ -37,6 +44,7 @@ ContrastiveOutput contrastive_loss(const at::Tensor& image_embeds, const at::Ten
   TORCH_CHECK(image_embeds.size(0) == text_embeds.size(0) && image_embeds.size(-1) == text_embeds.size(-1),
               "contrastive_loss: image ", image_embeds.sizes(), " and text ", text_embeds.sizes(),
               " disagree on B or E");
+  const NoAutocast no_autocast;
   const at::ScalarType dtype = loss_dtype(image_embeds);
   at::Tensor image = image_embeds.to(dtype);
   at::Tensor text = text_embeds.to(dtype);
@@ -113,6 +121,7 @@ at::Tensor itm_loss(const at::Tensor& itm_logits, const at::Tensor& labels) {
   TORCH_CHECK(itm_logits.dim() == 2 && itm_logits.size(1) == 2 && labels.dim() == 1 &&
                   labels.size(0) == itm_logits.size(0),
               "itm_loss: logits must be (N, 2) and labels (N,), got ", itm_logits.sizes(), " and ", labels.sizes());
+  const NoAutocast no_autocast;
   return F::cross_entropy(itm_logits.to(loss_dtype(itm_logits)), labels);
 }
 
@@ -121,6 +130,7 @@ at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, co
                   logits.size(1) == labels.size(1),
               "causal_lm_loss: logits must be (B, T, V) and labels (B, T), got ", logits.sizes(), " and ",
               labels.sizes());
+  const NoAutocast no_autocast;
   const int64_t steps = logits.size(1) - 1;
   const int64_t vocab = logits.size(2);
   const at::Tensor predicted = logits.narrow(1, 0, steps).reshape({-1, vocab}).to(loss_dtype(logits));  // (B*(T-1), V)

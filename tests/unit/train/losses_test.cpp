@@ -2,6 +2,8 @@
 // (ignore_index, accumulation with global normalisation == one batch).
 #include "train/losses.h"
 
+#include "core/torch_compat.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -63,6 +65,30 @@ TEST(ContrastiveLoss, ReferenceTemperatureAndBf16InputsReduceInFp32) {
   const at::Tensor loss_bf16 = contrastive_loss(image.to(at::kBFloat16), text.to(at::kBFloat16)).loss;
   EXPECT_EQ(loss_bf16.scalar_type(), at::kFloat);
   EXPECT_NEAR(loss_bf16.item<double>(), expected, 2e-2);  // bf16 rounding of 0.6/0.8 only
+}
+
+TEST(ContrastiveLoss, Fp32InsideAutocastRegion) {
+  torch::manual_seed(8);
+  const at::Tensor image = torch::randn({6, 32});
+  const at::Tensor text = torch::randn({6, 32});
+  ContrastiveOptions options;
+  options.temperature = 0.01;  // large logits: bf16 matmuls would move the loss by ~1e-2
+  const double fp32 = contrastive_loss(image, text, options).loss.item<double>();
+  const at::Tensor queries = torch::randn({6, 3, 32});
+  const double fp32_q = contrastive_loss(queries, text, options).loss.item<double>();
+  const compat::AutocastGuard autocast(c10::DeviceType::CPU, /*enabled=*/true, at::kBFloat16);
+  ASSERT_EQ(at::matmul(image, text.t()).scalar_type(), at::kBFloat16);  // autocast is really on
+  {  // ... and would move the loss if the loss did not switch it off:
+    namespace F = torch::nn::functional;
+    const at::Tensor unit_i = F::normalize(image, F::NormalizeFuncOptions().dim(-1));
+    const at::Tensor unit_t = F::normalize(text, F::NormalizeFuncOptions().dim(-1));
+    const at::Tensor labels = torch::arange(6, at::kLong);
+    const at::Tensor logits = at::matmul(unit_i, unit_t.t()).to(at::kFloat) / 0.01;  // (B, B) from a bf16 matmul
+    const double naive = 0.5 * (F::cross_entropy(logits, labels) + F::cross_entropy(logits.t(), labels)).item<double>();
+    ASSERT_GT(std::abs(naive - fp32), 1e-4);
+  }
+  EXPECT_NEAR(contrastive_loss(image, text, options).loss.item<double>(), fp32, 1e-5);
+  EXPECT_NEAR(contrastive_loss(queries, text, options).loss.item<double>(), fp32_q, 1e-5);
 }
 
 TEST(ContrastiveLoss, MaxOverQueriesMatchesLoopReference) {
