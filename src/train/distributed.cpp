@@ -26,6 +26,7 @@ struct Distributed::Impl {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<compat::CommBackend> group;
   std::string backend = "none";
+  c10::Device device = c10::Device(c10::kCPU);  // where this backend's own small tensors live (NCCL: CUDA only)
 };
 
 namespace {
@@ -112,6 +113,7 @@ Distributed::Distributed(const DistEnv& env, bool cuda, std::chrono::millisecond
       options->timeout = timeout;
       impl_->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, env.rank, env.world_size, options);
       impl_->backend = "nccl";
+      impl_->device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
     }
 #endif
     if (!impl_->group) {
@@ -194,7 +196,7 @@ void Distributed::all_reduce_sum_(const at::Tensor& tensor) const {
 
 double Distributed::all_reduce_mean(double value) const {
   if (!enabled()) return value;
-  at::Tensor t = at::full({1}, value, at::kDouble);
+  at::Tensor t = at::full({1}, value, at::TensorOptions(at::kDouble).device(impl_->device));
   all_reduce_sum_(t);
   return t.item<double>() / world_size();
 }

@@ -36,7 +36,8 @@ enum class GradReduction { kMean, kSum };
 class Distributed {
  public:
   // Rank 0 hosts the TCPStore at master_addr:master_port; every rank connects and builds the
-  // process group. `cuda` picks NCCL when compiled in (else Gloo, which copies through the host).
+  // process group. `cuda` picks NCCL when compiled in (else Gloo, which copies through the host);
+  // with NCCL each rank uses cuda:LOCAL_RANK and every tensor passed here must live there.
   // Blocks until all ranks have joined or `timeout` passes (then throws vlm::Error).
   explicit Distributed(const DistEnv& env, bool cuda = false,
                        std::chrono::milliseconds timeout = std::chrono::minutes(5));
