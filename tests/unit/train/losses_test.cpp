@@ -208,6 +208,26 @@ TEST(Itm, NegativesFollowSoftmaxWithoutDiagonal) {
   EXPECT_NEAR(static_cast<double>(count1) / draws, p1, 0.04);
 }
 
+TEST(Itm, RankOffsetOnGatheredColumns) {
+  // Rank 1 of 2 with B = 2: its rows match gathered columns 2 and 3. Make those columns the
+  // most similar so that a wrongly placed diagonal would be picked almost always.
+  ContrastiveOutput out;
+  out.logits_per_image = torch::tensor({{0.0f, 0.0f, 9.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 9.0f}});
+  out.logits_per_text = out.logits_per_image.clone();
+  out.label_offset = 2;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    const ItmPlan plan = sample_itm_negatives(out, seed);
+    ASSERT_TRUE(torch::equal(plan.image_index.slice(0, 0, 2), torch::tensor({2, 3}, at::kLong)));
+    ASSERT_TRUE(torch::equal(plan.text_index.slice(0, 0, 2), torch::tensor({2, 3}, at::kLong)));
+    for (int64_t i = 0; i < 2; ++i) {
+      ASSERT_NE(plan.image_index[2 + i].item<int64_t>(), 2 + i) << "seed " << seed;  // negative image for text i
+      ASSERT_NE(plan.text_index[4 + i].item<int64_t>(), 2 + i) << "seed " << seed;   // negative text for image i
+      ASSERT_EQ(plan.text_index[2 + i].item<int64_t>(), 2 + i);
+      ASSERT_EQ(plan.image_index[4 + i].item<int64_t>(), 2 + i);
+    }
+  }
+}
+
 TEST(Itm, LossHandDerived) {
   const at::Tensor logits = torch::tensor({{0.0f, 0.0f}, {0.0f, std::log(3.0f)}, {std::log(3.0f), 0.0f}});
   const at::Tensor labels = torch::tensor({1, 0, 0}, at::kLong);
