@@ -17,12 +17,12 @@ namespace {
 
 // A file from a raw header string and data bytes, exactly as given.
 std::vector<uint8_t> raw_file(const std::string& header, size_t data_bytes, int64_t declared_len = -1) {
-  std::vector<uint8_t> out(8);
   const uint64_t len = declared_len >= 0 ? static_cast<uint64_t>(declared_len) : header.size();
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>((len >> (8 * i)) & 0xff);
-  out.insert(out.end(), header.begin(), header.end());
-  out.insert(out.end(), data_bytes, 0);
-  return out;
+  std::string raw(8, '\0');
+  for (int i = 0; i < 8; ++i) raw[i] = static_cast<char>((len >> (8 * i)) & 0xff);
+  raw += header;
+  raw.append(data_bytes, '\0');
+  return std::vector<uint8_t>(raw.begin(), raw.end());
 }
 
 std::string parse_error(const std::vector<uint8_t>& bytes) {
