@@ -1,0 +1,57 @@
+// The stage-2 vision-language model (BLIP-2's second stage, as the reference builds it):
+// frozen ViT -> Q-Former queries -> 2-layer MLP adapter -> Q image tokens placed before the
+// chat-formatted prompt, then the target; the causal LM (with LoRA) predicts the target.
+// Rows are laid out [left padding][image tokens][prompt][target][right padding], so the
+// padding of a batch never sits between an image and its prompt.
+// Shape letters: B batch, Q queries, Tp prompt tokens, Tt target tokens, D LM width, V vocab.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "models/adapter.h"
+#include "models/decoder.h"
+#include "models/generation.h"
+#include "models/qformer.h"
+#include "models/vit.h"
+
+namespace vlm::models {
+
+struct VlmBatch {
+  at::Tensor pixel_values;  // (B, 3, H, W)
+  at::Tensor prompt_ids;    // (B, Tp) left-padded
+  at::Tensor prompt_mask;   // (B, Tp) 1 = token
+  at::Tensor target_ids;    // (B, Tt) right-padded (empty (B, 0) for generation)
+  at::Tensor target_mask;   // (B, Tt)
+};
+
+struct VlmSequence {
+  at::Tensor embeds;  // (B, L, D) with L = Q + Tp + Tt
+  at::Tensor mask;    // (B, L)
+  at::Tensor labels;  // (B, L): target ids where supervised, -100 elsewhere
+};
+
+class VisionLanguageModelImpl : public torch::nn::Module {
+ public:
+  VisionLanguageModelImpl(ViTModel vision, QFormer qformer, Adapter adapter, DecoderLM lm);
+
+  // (B, 3, H, W) -> (B, Q, D): the ViT runs frozen (no grad, eval mode).
+  at::Tensor image_tokens(const at::Tensor& pixel_values);
+  // The LM input for a batch: image tokens + prompt + target embeddings, mask and labels.
+  VlmSequence build(const VlmBatch& batch);
+  // LM logits (B, L, V) and labels of a batch (loss left to the caller: train::causal_lm_loss).
+  std::pair<at::Tensor, at::Tensor> logits_and_labels(const VlmBatch& batch);
+  // Continues image + prompt (target ignored) with the LM's KV-cache generation.
+  GenerationOutput generate(const VlmBatch& batch, const GenerationConfig& config);
+
+  ViTModel vision{nullptr};
+  QFormer qformer{nullptr};
+  Adapter adapter{nullptr};
+  DecoderLM lm{nullptr};
+};
+TORCH_MODULE(VisionLanguageModel);
+
+// Reorders each row of (B, L, ...) so its `pads` leading-prompt padding positions come first:
+// [img (Q)][pads][prompt] -> [pads][img][prompt]. `prompt_mask` (B, Tp) tells the pads.
+at::Tensor move_prompt_padding_first(const at::Tensor& x, const at::Tensor& prompt_mask, int64_t num_image_tokens);
+
+}  // namespace vlm::models

@@ -1,0 +1,96 @@
+#include "train/batches.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "data/loader.h"
+#include "data/split.h"
+
+namespace vlm::train {
+namespace {
+
+class LoaderSource final : public BatchSource {
+ public:
+  LoaderSource(std::shared_ptr<const data::Dataset> dataset, data::LoaderOptions options,
+               std::vector<int64_t> indices)
+      : loader_(std::move(dataset), std::move(options), std::move(indices)) {}
+
+  ImageTextBatch next() override {
+    std::optional<data::Batch> b = loader_.next();
+    if (!b) throw Error("the data loader ran dry");
+    ImageTextBatch out;
+    out.pixel_values = b->pixel_values;
+    out.keys = std::move(b->keys);
+    out.captions = std::move(b->captions);
+    for (const auto& qas : b->qa) {
+      std::vector<QAPair> row;
+      for (const auto& qa : qas) row.push_back({qa.question, qa.answer});
+      out.qa.push_back(std::move(row));
+    }
+    return out;
+  }
+  nlohmann::json state() const override {
+    const auto s = loader_.state();
+    return {{"epoch", s.epoch}, {"position", s.position}};
+  }
+  void restore(const nlohmann::json& state) override {
+    loader_.restore({state.at("epoch").get<int64_t>(), state.at("position").get<int64_t>()});
+  }
+  void rewind() override { loader_.restore({0, 0}); }
+  int64_t samples() const override { return loader_.samples_per_epoch(); }
+
+ private:
+  data::Loader loader_;
+};
+
+}  // namespace
+
+std::unique_ptr<BatchSource> make_batch_source(const config::RunConfig& config, Split split, int64_t batch_size,
+                                               int rank, int world_size, int64_t image_size) {
+  data::DataSpec spec;
+  spec.path = config.data.path;
+  spec.format = config.data.format;
+  spec.image_column = config.data.image_column;
+  spec.caption_column = config.data.caption_column;
+  spec.max_samples = config.data.max_samples;
+  std::shared_ptr<const data::Dataset> dataset = data::open_dataset(spec);
+  std::vector<int64_t> indices;
+  if (split != Split::kAll) {
+    const auto parts = data::split_dataset(*dataset, config.data.val_fraction, static_cast<uint64_t>(config.data.split_seed));
+    indices = split == Split::kTrain ? parts.train : parts.validation;
+    if (indices.empty()) {
+      throw ConfigError("data.val_fraction", str("leaves no ", split == Split::kTrain ? "training" : "validation",
+                                                 " samples out of ", dataset->size(), " in ", config.data.path));
+    }
+  }
+  data::LoaderOptions options;
+  options.batch_size = batch_size;
+  options.workers = static_cast<int>(config.data.workers);
+  options.seed = static_cast<uint64_t>(config.run.seed);
+  const bool train = split == Split::kTrain;
+  options.shuffle = train;
+  options.drop_last = train;
+  options.repeat = true;
+  options.rank = rank;
+  options.world_size = world_size;
+  if (!config.vision.path.empty() && std::filesystem::exists(config.vision.path + "/preprocessor_config.json")) {
+    options.preprocess = data::load_preprocess_config_from_dir(config.vision.path);
+  } else {
+    options.image_size = static_cast<int>(image_size);
+  }
+  if (train && config.data.augment) {
+    // Mild crops and colour jitter; flips swap left/right in the caption so it stays true.
+    options.augment.random_resized_crop = true;
+    options.augment.crop_scale_min = 0.7f;
+    options.augment.horizontal_flip = true;
+    options.augment.flip_captions = data::AugmentConfig::FlipCaptions::kSkipIfSpatial;
+    options.augment.brightness = 0.2f;
+    options.augment.contrast = 0.2f;
+    options.augment.seed = static_cast<uint64_t>(config.run.seed);
+  }
+  return std::make_unique<LoaderSource>(std::move(dataset), std::move(options), std::move(indices));
+}
+
+}  // namespace vlm::train

@@ -1,0 +1,45 @@
+// The batches the training tasks read, and where they come from: the data loader over the
+// configured dataset (train and validation splits by a stable hash of each sample's key).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "config/run_config.h"
+
+namespace vlm::train {
+
+struct QAPair {
+  std::string question;
+  std::string answer;
+};
+
+struct ImageTextBatch {
+  at::Tensor pixel_values;                 // (B, 3, H, W) float32
+  std::vector<std::string> keys;
+  std::vector<std::string> captions;       // one per sample
+  std::vector<std::vector<QAPair>> qa;     // question-answer pairs per sample (may be empty)
+  int64_t size() const { return static_cast<int64_t>(captions.size()); }
+};
+
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual ImageTextBatch next() = 0;       // endless for training (epochs roll over)
+  virtual nlohmann::json state() const = 0;
+  virtual void restore(const nlohmann::json& state) = 0;
+  virtual void rewind() = 0;               // back to the first batch (fixed validation batches)
+  virtual int64_t samples() const = 0;     // samples in this split (this rank)
+};
+
+enum class Split { kTrain, kValidation, kAll };
+
+// The loader over config.data for one split; rank/world shard the training split.
+std::unique_ptr<BatchSource> make_batch_source(const config::RunConfig& config, Split split, int64_t batch_size,
+                                               int rank, int world_size, int64_t image_size);
+
+}  // namespace vlm::train

@@ -1,0 +1,195 @@
+#include "train/stage1_task.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/log.h"
+#include "core/runtime.h"
+#include "core/torch_compat.h"
+#include "io/atomic_file.h"
+#include "models/weights.h"
+#include "train/builders.h"
+#include "train/distributed.h"
+#include "train/losses.h"
+#include "train/precision.h"
+
+namespace fs = std::filesystem;
+
+namespace vlm::train {
+
+AlignmentModelImpl::AlignmentModelImpl(models::ViTModel v, models::QFormer q, double temperature,
+                                       bool learn_temperature, int64_t itg_vocab)
+    : vision(register_module("vision", std::move(v))),
+      qformer(register_module("qformer", std::move(q))),
+      fixed_temperature(temperature) {
+  if (itg_vocab > 0) itg_head = register_module("itg_head", torch::nn::Linear(qformer->config().hidden_size(), itg_vocab));
+  if (learn_temperature) log_scale = register_parameter("log_scale", torch::full({}, std::log(1.0 / temperature)));
+}
+
+at::Tensor AlignmentModelImpl::vision_features(const at::Tensor& pixel_values) {
+  const bool frozen = !vision->parameters().front().requires_grad();
+  if (!frozen) return vision->forward(pixel_values);
+  torch::NoGradGuard no_grad;
+  vision->eval();
+  return vision->forward(pixel_values);  // (B, 1 + P, Dv)
+}
+
+at::Tensor AlignmentModelImpl::logit_scale() const {
+  if (log_scale.defined()) return learned_logit_scale(log_scale);
+  return torch::full({}, 1.0 / fixed_temperature);
+}
+
+Stage1Task::Stage1Task(const config::RunConfig& config, Distributed* dist)
+    : config_(config), dist_(dist), device_(runtime::parse_device(config.run.device)),
+      tokenizer_(load_qformer_tokenizer(config)) {
+  auto vision = build_vision(config);
+  auto qformer = build_qformer(config, vision->config().hidden_size, tokenizer_);
+  model_ = AlignmentModel(std::move(vision), std::move(qformer), config.train.temperature,
+                          config.train.learn_temperature,
+                          config.train.itg_weight > 0 ? tokenizer_.vocab_size() : int64_t{0});
+  model_->to(device_);
+  const int rank = dist ? dist->rank() : 0, world = dist ? dist->world_size() : 1;
+  const int64_t image_size = model_->vision->config().image_size;
+  train_ = make_batch_source(config, Split::kTrain, config.train.batch_size, rank, world, image_size);
+  val_ = make_batch_source(config, Split::kValidation, config.train.batch_size, 0, 1, image_size);
+  log::info("stage 1: ", train_->samples(), " training samples, ", val_->samples(), " validation samples");
+}
+
+Stage1Task::~Stage1Task() = default;
+
+std::vector<ParamRule> Stage1Task::param_rules() const {
+  // The reference: cross-attention blocks and query tokens at lr, the rest of the Q-Former at
+  // lr x lr_other_mult. A ViT trained from scratch (the demo) and the temperature run at lr.
+  return {
+      {.label = "cross_attention_and_queries",
+       .pattern = R"(^qformer\.(query_tokens$|.*\.crossattention\.|.*\.ca_layer_norm\.))"},
+      {.label = "vision", .pattern = R"(^vision\.)"},
+      {.label = "temperature", .pattern = R"(^log_scale$)", .weight_decay = 0.0},
+      {.label = "itg_head", .pattern = R"(^itg_head\.)"},
+      {.label = "qformer_other", .pattern = R"(^qformer\.)", .lr_scale = config_.train.lr_other_mult},
+  };
+}
+
+Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step) {
+  const auto pixels = batch.pixel_values.to(device_);
+  const auto text = tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
+  const auto ids = text.input_ids.to(device_), mask = text.attention_mask.to(device_);
+  compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
+  const at::Tensor feats = model_->vision_features(pixels);        // (B, 1 + P, Dv)
+  const at::Tensor image = model_->qformer->image_embeds(feats);    // (B, Q, E)
+  const at::Tensor txt = model_->qformer->text_embed(ids, mask);    // (B, E)
+  // "mean" pools the queries (the reference tutorial); "max" keeps them for BLIP-2's max.
+  const at::Tensor image_for_loss =
+      config_.qformer.similarity == "mean" ? torch::nn::functional::normalize(image.mean(1),
+                                                 torch::nn::functional::NormalizeFuncOptions().dim(-1))
+                                           : image;
+  ContrastiveOptions options;
+  options.temperature = config_.train.temperature;
+  if (model_->log_scale.defined()) options.logit_scale = model_->logit_scale();
+  const ContrastiveOutput itc = contrastive_loss(image_for_loss, txt, options, dist_);
+  Losses out{itc.loss, {}, {}, {}};
+  if (config_.train.itm_weight > 0) {
+    const uint64_t seed = static_cast<uint64_t>(config_.run.seed) * 1000003ull + static_cast<uint64_t>(step) * 7919ull +
+                          static_cast<uint64_t>(dist_ ? dist_->rank() : 0);
+    const ItmPlan plan = sample_itm_negatives(itc, seed);
+    // Hard negatives are drawn from the gathered batch; with one process that is this batch.
+    const at::Tensor feats_all = dist_ && dist_->enabled() ? dist_->all_gather(feats.detach()) : feats;
+    const at::Tensor ids_all = dist_ && dist_->enabled() ? dist_->all_gather(ids) : ids;
+    const at::Tensor mask_all = dist_ && dist_->enabled() ? dist_->all_gather(mask) : mask;
+    const at::Tensor logits = model_->qformer->itm_logits(feats_all.index_select(0, plan.image_index),
+                                                          ids_all.index_select(0, plan.text_index),
+                                                          mask_all.index_select(0, plan.text_index));  // (3B, 2)
+    out.itm = itm_loss(logits, plan.labels);
+    out.total = out.total + config_.train.itm_weight * out.itm;
+  }
+  if (config_.train.itg_weight > 0) {
+    // Image-grounded captioning: text tokens predict the next one, attending to the queries.
+    const models::QFormerOutput o = model_->qformer->forward_causal(feats, ids, mask);
+    const at::Tensor logits = model_->itg_head->forward(o.text);  // (B, T, V)
+    const at::Tensor labels = ids.masked_fill(mask == 0, kIgnoreIndex);
+    out.itg = causal_lm_loss(logits, labels, count_supervised_tokens(labels).clamp_min(1));
+    out.total = out.total + config_.train.itg_weight * out.itg;
+  }
+  return out;
+}
+
+StepResult Stage1Task::forward_backward(int64_t step, int64_t grad_accum) {
+  model_->train();
+  StepResult result;
+  at::Tensor total = torch::zeros({}, torch::kFloat);
+  std::map<std::string, at::Tensor> parts;
+  for (int64_t micro = 0; micro < grad_accum; ++micro) {
+    const ImageTextBatch batch = train_->next();
+    Losses l = losses(batch, step);
+    (l.total / static_cast<double>(grad_accum)).backward();
+    total += l.total.detach().to(torch::kCPU, torch::kFloat) / static_cast<double>(grad_accum);
+    auto add = [&](const char* name, const at::Tensor& v) {
+      if (!v.defined()) return;
+      const auto scaled = v.detach().to(torch::kCPU, torch::kFloat) / static_cast<double>(grad_accum);
+      parts[name] = parts.count(name) ? parts[name] + scaled : scaled;
+    };
+    add("loss_itc", l.itc);
+    add("loss_itm", l.itm);
+    add("loss_itg", l.itg);
+    result.samples += batch.size();
+  }
+  result.loss = total;
+  if (parts.size() > 1) result.extra = parts;
+  if (model_->log_scale.defined()) result.extra["temperature"] = 1.0 / model_->logit_scale().detach().cpu();
+  return result;
+}
+
+void Stage1Task::after_optimizer_step() {
+  if (model_->log_scale.defined()) clamp_log_scale_(model_->log_scale);
+}
+
+std::map<std::string, double> Stage1Task::evaluate(int64_t step) {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  val_->rewind();
+  double loss_sum = 0;
+  int64_t batches = 0;
+  std::vector<at::Tensor> images, texts;
+  for (; batches < config_.schedule.eval_batches && batches * config_.train.batch_size < val_->samples(); ++batches) {
+    const ImageTextBatch batch = val_->next();
+    const auto pixels = batch.pixel_values.to(device_);
+    const auto text = tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
+    compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
+    const at::Tensor feats = model_->vision_features(pixels);
+    const at::Tensor image = model_->qformer->image_embeds(feats).to(torch::kFloat);   // (B, Q, E)
+    const at::Tensor txt = model_->qformer->text_embed(text.input_ids.to(device_),
+                                                       text.attention_mask.to(device_)).to(torch::kFloat);
+    loss_sum += losses(batch, step).itc.item<double>();
+    images.push_back(image.cpu());
+    texts.push_back(txt.cpu());
+  }
+  std::map<std::string, double> metrics;
+  if (batches == 0) return metrics;
+  metrics["val/loss"] = loss_sum / static_cast<double>(batches);
+  // Retrieval over the validation batches seen: R@1 both ways (the full protocol is `vlm eval retrieval`).
+  const at::Tensor sim = model_->qformer->similarity(torch::cat(images), torch::cat(texts));  // (N, N)
+  const auto target = torch::arange(sim.size(0));
+  metrics["val/i2t_R@1"] = (sim.argmax(1) == target).to(torch::kFloat).mean().item<double>();
+  metrics["val/t2i_R@1"] = (sim.argmax(0) == target).to(torch::kFloat).mean().item<double>();
+  return metrics;
+}
+
+nlohmann::json Stage1Task::state() const { return {{"train_data", train_->state()}}; }
+
+void Stage1Task::restore(const nlohmann::json& state) { train_->restore(state.at("train_data")); }
+
+void Stage1Task::export_to(const std::string& dir) {
+  models::save_qformer(model_->qformer, dir + "/qformer");
+  tokenizer_.save(dir + "/qformer/tokenizer.json");
+  if (model_->vision->parameters().front().requires_grad() || config_.vision.path.empty()) {
+    // A ViT trained here (the demo) travels with the Q-Former in HF layout.
+    fs::create_directories(dir + "/vision");
+    io::write_file_atomic(dir + "/vision/config.json", model_->vision->config().to_json().dump(2));
+    models::save_weights(*model_->vision, dir + "/vision/model.safetensors",
+                         models::vit_name_table(model_->vision->config()));
+  }
+}
+
+}  // namespace vlm::train

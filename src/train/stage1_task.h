@@ -1,0 +1,65 @@
+// Stage 1 (BLIP-2's representation learning, the reference's Q-Former alignment): the ViT
+// frozen under no-grad (trained too in the from-scratch demo), the Q-Former's image queries
+// and its text branch pulled together by the symmetric contrastive loss, with BLIP-2's
+// image-text matching and image-grounded caption losses as options.
+#pragma once
+
+#include <memory>
+
+#include "config/run_config.h"
+#include "models/qformer.h"
+#include "models/vit.h"
+#include "tokenizers/tokenizer.h"
+#include "train/batches.h"
+#include "train/task.h"
+
+namespace vlm::train {
+
+class Distributed;
+
+// The modules stage 1 holds, under the names its checkpoints use.
+class AlignmentModelImpl : public torch::nn::Module {
+ public:
+  AlignmentModelImpl(models::ViTModel vision, models::QFormer qformer, double temperature, bool learn_temperature,
+                     int64_t itg_vocab);
+  // ViT features: (B, 1 + P, Dv); under no-grad and in eval mode when the ViT is frozen.
+  at::Tensor vision_features(const at::Tensor& pixel_values);
+  at::Tensor logit_scale() const;  // 1 / temperature (learned, clamped at 100, or fixed)
+
+  models::ViTModel vision{nullptr};
+  models::QFormer qformer{nullptr};
+  torch::nn::Linear itg_head{nullptr};  // text hidden -> vocabulary, for the caption loss (itg_weight > 0)
+  at::Tensor log_scale;            // defined when the temperature is learned
+  double fixed_temperature;
+};
+TORCH_MODULE(AlignmentModel);
+
+class Stage1Task final : public Task {
+ public:
+  Stage1Task(const config::RunConfig& config, Distributed* dist);
+  ~Stage1Task() override;
+
+  torch::nn::Module& module() override { return *model_; }
+  std::vector<ParamRule> param_rules() const override;
+  StepResult forward_backward(int64_t step, int64_t grad_accum) override;
+  std::map<std::string, double> evaluate(int64_t step) override;
+  void after_optimizer_step() override;
+  nlohmann::json state() const override;
+  void restore(const nlohmann::json& state) override;
+  void export_to(const std::string& dir) override;
+
+ private:
+  struct Losses {
+    at::Tensor total, itc, itm, itg;
+  };
+  Losses losses(const ImageTextBatch& batch, int64_t step);
+
+  config::RunConfig config_;
+  Distributed* dist_;
+  c10::Device device_;
+  tokenizers::Tokenizer tokenizer_;
+  AlignmentModel model_{nullptr};
+  std::unique_ptr<BatchSource> train_, val_;
+};
+
+}  // namespace vlm::train

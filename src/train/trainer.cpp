@@ -1,0 +1,230 @@
+#include "train/trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "core/log.h"
+#include "io/atomic_file.h"
+#include "io/tensor_store.h"
+#include "train/distributed.h"
+#include "train/metrics_log.h"
+#include "train/schedule.h"
+#include "train/step_utils.h"
+
+namespace fs = std::filesystem;
+
+namespace vlm::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void on_signal(int) { Trainer::stop_requested().store(true); }
+
+// Drops metrics rows past `step` so a resumed run's log continues the interrupted one exactly.
+void truncate_metrics(const std::string& path, int64_t step) {
+  if (!fs::exists(path)) return;
+  std::ifstream in(path);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    try {
+      if (nlohmann::json::parse(line).value("step", int64_t{0}) > step) continue;
+    } catch (const nlohmann::json::exception&) {
+      continue;  // a line torn by the kill
+    }
+    kept += line + "\n";
+  }
+  io::write_file_atomic(path, kept);
+}
+
+at::Tensor cpu_rng_state() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
+void set_cpu_rng_state(const at::Tensor& state) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+}
+
+}  // namespace
+
+std::atomic<bool>& Trainer::stop_requested() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
+void Trainer::install_signal_handlers() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+
+Trainer::Trainer(const config::RunConfig& config, std::string run_dir, Task& task, Distributed* dist)
+    : config_(config),
+      run_dir_(std::move(run_dir)),
+      task_(task),
+      dist_(dist),
+      checkpointer_(run_dir_, config.schedule.save_every, config.schedule.keep_checkpoints),
+      best_val_loss_(std::numeric_limits<double>::infinity()) {
+  ParamGroupOptions options;
+  options.lr = config.train.stage == "stage1" ? config.train.lr : config.train.lr_head;
+  options.weight_decay = config.train.optimizer == "adamw" ? config.train.weight_decay : 0.0;
+  options.rules = task_.param_rules();
+  groups_ = build_param_groups(task_.module(), options);
+  for (const auto& g : groups_) params_.insert(params_.end(), g.params.begin(), g.params.end());
+  optimizer_ = make_optimizer(groups_, OptimizerOptions{parse_optimizer_kind(config.train.optimizer)});
+  scheduler_ = std::make_unique<LrScheduler>(
+      *optimizer_, ScheduleOptions{parse_schedule_kind(config.train.schedule), config.train.warmup_steps,
+                                   config.train.steps, config.train.min_lr_ratio});
+  guard_ = std::make_unique<NanGuard>(static_cast<int>(config.train.max_bad_steps));
+  int64_t n_params = 0;
+  for (const auto& p : params_) n_params += p.numel();
+  log::info("trainable: ", n_params, " parameters in ", groups_.size(), " groups");
+  for (const auto& g : groups_) log::info("  group ", g.label, ": ", g.names.size(), " tensors, lr ", g.lr);
+}
+
+Trainer::~Trainer() = default;
+
+FitResult Trainer::fit() {
+  int64_t step = restore_latest();  // 0 when starting fresh
+  const bool main = dist_ == nullptr || dist_->is_main();
+  if (main) {
+    truncate_metrics(run_dir_ + "/metrics.jsonl", step);
+    logger_ = std::make_unique<MetricsLogger>(run_dir_, /*enabled=*/true);
+  }
+  FitResult result;
+  while (step < config_.train.steps) {
+    ++step;
+    train_step(step);
+    const bool last = step == config_.train.steps;
+    maybe_log(step);
+    maybe_evaluate(step, last);
+    const bool stop = stop_requested().load();
+    if (checkpointer_.due(step, last || stop)) save_checkpoint(step, /*is_best=*/false);
+    if (stop) {
+      log::warn("stopping at step ", step, " on request; resume with --resume ", run_dir_);
+      result.interrupted = true;
+      break;
+    }
+  }
+  if (!result.interrupted && main) {
+    const std::string export_dir = run_dir_ + "/export";
+    io::write_dir_atomic(export_dir, [&](const std::string& tmp) { task_.export_to(tmp); });
+    log::info("exported to ", export_dir);
+  }
+  result.steps = step;
+  result.best_val_loss = best_val_loss_;
+  if (auto latest = checkpointer_.latest()) result.last_checkpoint = *latest;
+  return result;
+}
+
+void Trainer::train_step(int64_t step) {
+  const auto start = Clock::now();
+  scheduler_->apply(step - 1);
+  zero_grads(params_);
+  StepResult r = task_.forward_backward(step, config_.train.grad_accum);
+  if (dist_ != nullptr && dist_->enabled()) dist_->all_reduce_gradients(params_);
+  const at::Tensor norm = clip_grad_norm(params_, config_.train.clip_grad_norm);
+  // One host sync per step: the finite check decides whether the optimizer may step.
+  if (guard_->admit(all_finite({r.loss, norm}), step)) {
+    optimizer_->step();
+    task_.after_optimizer_step();
+    loss_sum_ += r.loss.item<double>();
+    ++loss_count_;
+    last_grad_norm_ = norm.item<double>();
+    for (const auto& [k, v] : r.extra) extra_sums_[k] += v.item<double>();
+  }
+  samples_since_log_ += r.samples;
+  seconds_since_log_ += std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void Trainer::maybe_log(int64_t step) {
+  if (step % config_.schedule.log_every != 0 && step != config_.train.steps) return;
+  const double loss = loss_count_ > 0 ? loss_sum_ / static_cast<double>(loss_count_) : std::nan("");
+  std::map<std::string, double> row = {{"train/loss", loss},
+                                       {"train/grad_norm", last_grad_norm_},
+                                       {"lr", group_lrs(*optimizer_).front()},
+                                       {"train/samples_per_s", samples_since_log_ / std::max(1e-9, seconds_since_log_)},
+                                       {"train/skipped_steps", static_cast<double>(guard_->skipped())}};
+  for (const auto& [k, v] : extra_sums_) row["train/" + k] = v / std::max<int64_t>(1, loss_count_);
+  if (dist_ != nullptr && dist_->enabled()) row["train/loss"] = dist_->all_reduce_mean(loss);
+  if (logger_) {
+    logger_->log(step, row);
+    log::info("step ", step, "/", config_.train.steps, "  loss ", row["train/loss"], "  lr ", row["lr"], "  ",
+              static_cast<int64_t>(row["train/samples_per_s"]), " samples/s");
+  }
+  loss_sum_ = 0;
+  loss_count_ = 0;
+  samples_since_log_ = 0;
+  seconds_since_log_ = 0;
+  extra_sums_.clear();
+}
+
+void Trainer::maybe_evaluate(int64_t step, bool last) {
+  const int64_t every = config_.schedule.eval_every;
+  if (!last && (every == 0 || step % every != 0)) return;
+  std::map<std::string, double> metrics = task_.evaluate(step);
+  if (dist_ != nullptr && dist_->enabled()) {
+    for (auto& [k, v] : metrics) v = dist_->all_reduce_mean(v);
+  }
+  if (logger_) {
+    logger_->log(step, metrics);
+    std::string line = "eval step " + std::to_string(step);
+    for (const auto& [k, v] : metrics) line += str("  ", k, " ", v);
+    log::info(line);
+    for (const auto& s : task_.samples()) log::info("  ", s);
+  }
+  const auto it = metrics.find("val/loss");
+  if (it != metrics.end() && it->second < best_val_loss_) {
+    best_val_loss_ = it->second;
+    save_checkpoint(step, /*is_best=*/true);
+  }
+}
+
+void Trainer::save_checkpoint(int64_t step, bool is_best) {
+  if (dist_ != nullptr && !dist_->is_main()) return;
+  checkpointer_.save(
+      step,
+      [&](const std::string& dir) {
+        std::vector<std::pair<std::string, at::Tensor>> tensors;
+        for (const auto& item : task_.module().named_parameters()) tensors.emplace_back(item.key(), item.value());
+        for (const auto& item : task_.module().named_buffers()) tensors.emplace_back(item.key(), item.value());
+        io::save_tensors(dir + "/model.safetensors", tensors);
+        save_optimizer_state(*optimizer_, groups_, dir + "/optimizer.pt");
+        io::save_tensors(dir + "/rng.safetensors", {{"cpu", cpu_rng_state()}});
+        nlohmann::json state = {{"step", step},
+                                {"best_val_loss", std::isfinite(best_val_loss_) ? nlohmann::json(best_val_loss_) : nlohmann::json()},
+                                {"skipped_steps", guard_->skipped()},
+                                {"task", task_.state()}};
+        io::write_file_atomic(dir + "/state.json", state.dump(2));
+        io::write_file_atomic(dir + "/config.yaml", config::to_yaml(config_));
+      },
+      is_best);
+}
+
+int64_t Trainer::restore_latest() {
+  const auto latest = checkpointer_.latest();
+  if (!latest) return 0;
+  const std::string& dir = *latest;
+  log::info("resuming from ", dir);
+  const auto store = io::TensorStore::open(dir + "/model.safetensors");
+  torch::NoGradGuard no_grad;
+  for (auto& item : task_.module().named_parameters()) item.value().copy_(store.get(item.key()));
+  for (auto& item : task_.module().named_buffers()) item.value().copy_(store.get(item.key()));
+  load_optimizer_state(*optimizer_, groups_, dir + "/optimizer.pt");
+  set_cpu_rng_state(io::TensorStore::open(dir + "/rng.safetensors").get("cpu").clone());
+  const auto state = nlohmann::json::parse(io::read_file(dir + "/state.json"));
+  const auto& best = state.at("best_val_loss");
+  best_val_loss_ = best.is_number() ? best.get<double>() : std::numeric_limits<double>::infinity();
+  task_.restore(state.at("task"));
+  return state.at("step").get<int64_t>();
+}
+
+}  // namespace vlm::train
