@@ -1,0 +1,54 @@
+// Training metrics, written two ways each log step: one JSON line in run_dir/metrics.jsonl (read
+// back by `vlm report` and the resume tests) and TensorBoard scalar events in run_dir/tb/.
+// The event file is TFRecord framing around hand-encoded Event protos: the four protobuf fields
+// needed (wall_time, step, file_version, summary.value{tag, simple_value}) don't justify a
+// protobuf dependency, and TensorBoard reads the result as written by TensorFlow's own writer.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace vlm::train {
+
+class MetricsLogger {
+ public:
+  // Creates run_dir/ and run_dir/tb/ when enabled; a disabled logger (data-parallel ranks other
+  // than 0) writes nothing. metrics.jsonl is appended to, so a resumed run continues one file;
+  // each logger opens a fresh events file, as TensorFlow's writer does.
+  MetricsLogger(std::string run_dir, bool enabled = true);
+  ~MetricsLogger();
+  MetricsLogger(const MetricsLogger&) = delete;
+  MetricsLogger& operator=(const MetricsLogger&) = delete;
+
+  // Appends {"step": N, "time": unix_seconds, "<name>": value, ...} (flushed) and one Event with
+  // every scalar. Non-finite values are written as null in JSON and as they are in TensorBoard.
+  void log(int64_t step, const std::map<std::string, double>& scalars);
+
+  bool enabled() const { return enabled_; }
+  const std::string& jsonl_path() const { return jsonl_path_; }
+  const std::string& events_path() const { return events_path_; }
+
+ private:
+  void write_record(const std::string& data);
+
+  bool enabled_;
+  std::string jsonl_path_;
+  std::string events_path_;
+  std::FILE* jsonl_ = nullptr;
+  std::FILE* events_ = nullptr;
+};
+
+struct MetricsRow {
+  int64_t step = 0;
+  double time = 0;                         // unix seconds
+  std::map<std::string, double> values;    // every other key; null reads back as NaN
+};
+
+// Reads metrics.jsonl back, in file order; throws FileError naming the line that is not a JSON
+// object with an integer "step" and numeric values. A missing file is an error too.
+std::vector<MetricsRow> read_metrics_jsonl(const std::string& path);
+
+}  // namespace vlm::train
