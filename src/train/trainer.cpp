@@ -193,9 +193,12 @@ void Trainer::save_checkpoint(int64_t step, bool is_best) {
   checkpointer_.save(
       step,
       [&](const std::string& dir) {
+        // Trainable tensors only: frozen parts (a pretrained ViT, the LM's base weights) are
+        // rebuilt from their own folders and would only multiply the checkpoint's size.
         std::vector<std::pair<std::string, at::Tensor>> tensors;
-        for (const auto& item : task_.module().named_parameters()) tensors.emplace_back(item.key(), item.value());
-        for (const auto& item : task_.module().named_buffers()) tensors.emplace_back(item.key(), item.value());
+        for (const auto& item : task_.module().named_parameters()) {
+          if (item.value().requires_grad()) tensors.emplace_back(item.key(), item.value());
+        }
         io::save_tensors(dir + "/model.safetensors", tensors);
         save_optimizer_state(*optimizer_, groups_, dir + "/optimizer.pt");
         io::save_tensors(dir + "/rng.safetensors", {{"cpu", cpu_rng_state()}});
@@ -216,8 +219,9 @@ int64_t Trainer::restore_latest() {
   log::info("resuming from ", dir);
   const auto store = io::TensorStore::open(dir + "/model.safetensors");
   torch::NoGradGuard no_grad;
-  for (auto& item : task_.module().named_parameters()) item.value().copy_(store.get(item.key()));
-  for (auto& item : task_.module().named_buffers()) item.value().copy_(store.get(item.key()));
+  for (auto& item : task_.module().named_parameters()) {
+    if (item.value().requires_grad()) item.value().copy_(store.get(item.key()));
+  }
   load_optimizer_state(*optimizer_, groups_, dir + "/optimizer.pt");
   set_cpu_rng_state(io::TensorStore::open(dir + "/rng.safetensors").get("cpu").clone());
   const auto state = nlohmann::json::parse(io::read_file(dir + "/state.json"));

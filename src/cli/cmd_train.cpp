@@ -1,0 +1,41 @@
+// `vlm train --config FILE [--set KEY=VALUE ...] [--resume RUN_DIR]`: trains the stage the
+// config names. With --resume the run's saved config.yaml is used (overrides still apply).
+#include <filesystem>
+#include <iostream>
+
+#include "cli/command.h"
+#include "config/run_config.h"
+#include "core/error.h"
+#include "train/run.h"
+
+namespace {
+
+int run_train(const vlm::cli::Args& args) {
+  const auto resume = args.maybe("--resume");
+  const auto config_path = args.maybe("--config");
+  if (!resume && !config_path) throw vlm::UsageError("--config FILE is required (or --resume RUN_DIR)");
+  const std::string path = config_path ? *config_path : *resume + "/config.yaml";
+  auto config = vlm::config::load_run_config(path, args.all("--set"));
+  if (resume && !config_path) {
+    // The saved config names the run; make sure it points back at this directory.
+    std::filesystem::path dir = std::filesystem::path(*resume).lexically_normal();
+    if (dir.filename().empty()) dir = dir.parent_path();  // "runs/x/" -> "runs/x"
+    config.run.out_dir = dir.has_parent_path() ? dir.parent_path().string() : ".";
+    config.run.name = dir.filename().string();
+  }
+  const auto result = vlm::train::run_training(config, resume.has_value());
+  std::cout << "run: " << vlm::train::run_dir_of(config) << "\n";
+  return result.interrupted ? 130 : 0;
+}
+
+const bool kRegistered = vlm::cli::register_command({
+    .name = "train",
+    .usage = "--config FILE [--set KEY=VALUE ...] [--resume RUN_DIR]",
+    .summary = "train the stage named in the config (stage1, stage2 or lm)",
+    .flags = {{"--config", "FILE", "YAML run config (see configs/)"},
+              {"--set", "KEY=VALUE", "override a config value, e.g. --set train.lr=3e-4", true},
+              {"--resume", "RUN_DIR", "continue the run in RUN_DIR from its latest checkpoint"}},
+    .run = run_train,
+});
+
+}  // namespace

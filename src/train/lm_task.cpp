@@ -1,0 +1,117 @@
+#include "train/lm_task.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <random>
+
+#include "core/log.h"
+#include "core/runtime.h"
+#include "core/torch_compat.h"
+#include "data/sources.h"
+#include "data/split.h"
+#include "train/distributed.h"
+#include "train/losses.h"
+#include "train/precision.h"
+
+namespace fs = std::filesystem;
+
+namespace vlm::train {
+
+LmTask::LmTask(const config::RunConfig& config, Distributed* dist)
+    : config_(config), dist_(dist), device_(runtime::parse_device(config.run.device)),
+      prompts_(config.lm.path, config.prompt.system, config.prompt.max_target_tokens) {
+  models::DecoderConfig cfg = models::DecoderConfig::defaults_for("llama");
+  cfg.vocab_size = prompts_.tokenizer().vocab_size();
+  cfg.hidden_size = config.lm.hidden_size;
+  cfg.num_hidden_layers = config.lm.num_hidden_layers;
+  cfg.num_attention_heads = config.lm.num_attention_heads;
+  cfg.num_key_value_heads = config.lm.num_key_value_heads;
+  cfg.intermediate_size = config.lm.intermediate_size;
+  cfg.head_dim = cfg.hidden_size / cfg.num_attention_heads;
+  cfg.max_position_embeddings = 512;
+  cfg.tie_word_embeddings = true;
+  cfg.rms_norm_eps = 1e-5;
+  cfg.eos_token_id = prompts_.stop_ids();
+  cfg.pad_token_id = prompts_.pad_id();
+  cfg.validate();
+  model_ = models::DecoderLM(cfg);
+  model_->to(device_);
+  // Every caption and question-answer pair of the dataset, split by the same stable hash as
+  // the images, so stage 2's validation images have never had their captions seen here.
+  data::DataSpec spec;
+  spec.path = config.data.path;
+  spec.format = config.data.format;
+  spec.max_samples = config.data.max_samples;
+  const auto dataset = data::open_dataset(spec);
+  for (const auto& s : dataset->samples) {
+    auto& rows = data::in_validation(s.key, config.data.val_fraction, static_cast<uint64_t>(config.data.split_seed))
+                     ? val_rows_
+                     : train_rows_;
+    for (size_t i = 0; i < s.captions.size(); ++i) {
+      rows.push_back({config.prompt.user[(i + rows.size()) % config.prompt.user.size()], s.captions[i]});
+    }
+    for (const auto& qa : s.qa) rows.push_back({qa.question, qa.answer});
+  }
+  log::info("lm: random ", cfg.num_hidden_layers, "-layer LM (width ", cfg.hidden_size, ", vocab ", cfg.vocab_size,
+            "), ", train_rows_.size(), " training texts, ", val_rows_.size(), " validation texts");
+}
+
+std::vector<ParamRule> LmTask::param_rules() const { return {{.label = "lm", .pattern = ".*"}}; }
+
+at::Tensor LmTask::loss_of(const std::vector<PromptTarget>& rows) {
+  const TokenBatch t = prompts_.build(rows);
+  models::DecoderInput in;
+  in.input_ids = torch::cat({t.prompt_ids, t.target_ids}, 1).to(device_);       // (B, Tp + Tt)
+  in.attention_mask = torch::cat({t.prompt_mask, t.target_mask}, 1).to(device_);  // (B, Tp + Tt)
+  const at::Tensor labels = torch::cat({torch::full_like(t.prompt_ids, kIgnoreIndex),
+                                        t.target_ids.masked_fill(t.target_mask == 0, kIgnoreIndex)},
+                                       1).to(device_);
+  compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
+  const at::Tensor logits = model_->forward(in).logits;  // (B, T, V)
+  return causal_lm_loss(logits, labels, count_supervised_tokens(labels).clamp_min(1));
+}
+
+StepResult LmTask::forward_backward(int64_t step, int64_t grad_accum) {
+  model_->train();
+  const int rank = dist_ ? dist_->rank() : 0;
+  std::mt19937_64 rng(static_cast<uint64_t>(config_.run.seed) * 2654435761ull + static_cast<uint64_t>(step) * 97 +
+                      static_cast<uint64_t>(rank));
+  StepResult result;
+  at::Tensor total = torch::zeros({});
+  for (int64_t m = 0; m < grad_accum; ++m) {
+    std::vector<PromptTarget> rows;
+    for (int64_t i = 0; i < config_.train.batch_size; ++i) rows.push_back(train_rows_[rng() % train_rows_.size()]);
+    const at::Tensor loss = loss_of(rows) / static_cast<double>(grad_accum);
+    loss.backward();
+    total += loss.detach().cpu().to(torch::kFloat);
+    result.samples += static_cast<int64_t>(rows.size());
+  }
+  result.loss = total;
+  return result;
+}
+
+std::map<std::string, double> LmTask::evaluate(int64_t) {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  double sum = 0;
+  int64_t batches = 0;
+  const auto bs = static_cast<size_t>(config_.train.batch_size);
+  for (size_t start = 0; start < val_rows_.size() && batches < config_.schedule.eval_batches; start += bs, ++batches) {
+    const std::vector<PromptTarget> rows(val_rows_.begin() + static_cast<long>(start),
+                                         val_rows_.begin() + static_cast<long>(std::min(val_rows_.size(), start + bs)));
+    sum += loss_of(rows).item<double>();
+  }
+  if (batches == 0) return {};
+  return {{"val/loss", sum / static_cast<double>(batches)}};
+}
+
+void LmTask::export_to(const std::string& dir) {
+  models::save_decoder(*model_, dir);
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json"}) {
+    const fs::path src = fs::path(config_.lm.path) / name;
+    if (fs::exists(src)) fs::copy_file(src, fs::path(dir) / name, fs::copy_options::overwrite_existing);
+  }
+}
+
+}  // namespace vlm::train

@@ -1,0 +1,168 @@
+#include "train/stage2_task.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <random>
+
+#include "core/log.h"
+#include "core/runtime.h"
+#include "core/torch_compat.h"
+#include "data/split.h"
+#include "io/atomic_file.h"
+#include "models/peft.h"
+#include "train/builders.h"
+#include "train/distributed.h"
+#include "train/losses.h"
+#include "train/precision.h"
+#include "train/vlm_bundle.h"
+
+namespace fs = std::filesystem;
+
+namespace vlm::train {
+
+models::LoraConfig lora_config_of(const config::RunConfig& config) {
+  models::LoraConfig lora;
+  lora.r = config.lm.lora.r;
+  lora.lora_alpha = config.lm.lora.alpha;
+  lora.lora_dropout = config.lm.lora.dropout;
+  lora.target_modules = config.lm.lora.target_modules;
+  lora.use_rslora = config.lm.lora.use_rslora;
+  lora.validate();
+  return lora;
+}
+
+models::VisionLanguageModel build_vlm(const config::RunConfig& config) {
+  auto vision = build_vision(config);
+  const auto qtok = load_qformer_tokenizer(config);
+  auto qformer = build_qformer(config, vision->config().hidden_size, qtok);
+  auto lm = models::load_decoder(config.lm.path).model;
+  for (auto& p : lm->parameters()) p.set_requires_grad(false);
+  if (config.lm.lora_enabled) {
+    const auto wrapped = models::apply_lora(*lm, lora_config_of(config));
+    log::info("lm: LoRA r=", config.lm.lora.r, " alpha=", config.lm.lora.alpha, " on ", wrapped.size(), " linear layers");
+  }
+  models::AdapterConfig acfg;
+  acfg.input_size = qformer->config().hidden_size();
+  acfg.hidden_size = lm->config().hidden_size;
+  acfg.output_size = lm->config().hidden_size;
+  return models::VisionLanguageModel(std::move(vision), std::move(qformer), models::Adapter(acfg), std::move(lm));
+}
+
+std::vector<PromptTarget> choose_targets(const config::RunConfig& config, const ImageTextBatch& batch, int64_t step) {
+  std::vector<PromptTarget> rows;
+  for (int64_t i = 0; i < batch.size(); ++i) {
+    const uint64_t h = data::stable_hash(batch.keys[i], static_cast<uint64_t>(config.run.seed) * 1315423911ull +
+                                                            static_cast<uint64_t>(step));
+    std::mt19937_64 rng(h);
+    const auto& qa = batch.qa.empty() ? std::vector<QAPair>{} : batch.qa[i];
+    if (!qa.empty() && std::uniform_real_distribution<double>(0, 1)(rng) < config.data.vqa_ratio) {
+      const auto& pick = qa[rng() % qa.size()];
+      rows.push_back({pick.question, pick.answer});
+    } else {
+      rows.push_back({config.prompt.user[rng() % config.prompt.user.size()], batch.captions[i]});
+    }
+  }
+  return rows;
+}
+
+Stage2Task::Stage2Task(const config::RunConfig& config, Distributed* dist)
+    : config_(config), dist_(dist), device_(runtime::parse_device(config.run.device)),
+      prompts_(config.lm.path, config.prompt.system, config.prompt.max_target_tokens),
+      model_(build_vlm(config)) {
+  model_->to(device_);
+  const int rank = dist ? dist->rank() : 0, world = dist ? dist->world_size() : 1;
+  const int64_t image_size = model_->vision->config().image_size;
+  train_ = make_batch_source(config, Split::kTrain, config.train.batch_size, rank, world, image_size);
+  val_ = make_batch_source(config, Split::kValidation, config.train.batch_size, 0, 1, image_size);
+  log::info("stage 2: ", train_->samples(), " training samples, ", val_->samples(), " validation samples");
+}
+
+Stage2Task::~Stage2Task() = default;
+
+std::vector<ParamRule> Stage2Task::param_rules() const {
+  return {
+      {.label = "qformer", .pattern = R"(^qformer\.)", .lr = config_.train.lr},
+      {.label = "adapter", .pattern = R"(^adapter\.)", .lr = config_.train.lr_head},
+      {.label = "lora", .pattern = R"(\.lora_[AB]\.)", .lr = config_.train.lr_head},
+  };
+}
+
+models::VlmBatch Stage2Task::to_device(const ImageTextBatch& batch, const std::vector<PromptTarget>& rows) const {
+  const TokenBatch t = prompts_.build(rows);
+  return {batch.pixel_values.to(device_), t.prompt_ids.to(device_), t.prompt_mask.to(device_),
+          t.target_ids.to(device_), t.target_mask.to(device_)};
+}
+
+StepResult Stage2Task::forward_backward(int64_t step, int64_t grad_accum) {
+  model_->train();
+  // All micro-batches first: the loss is normalised by the supervised tokens of the whole
+  // accumulated batch (all ranks), so accumulation equals one big batch.
+  std::vector<models::VlmBatch> micro;
+  StepResult result;
+  at::Tensor tokens = torch::zeros({}, torch::kLong);
+  for (int64_t m = 0; m < grad_accum; ++m) {
+    const ImageTextBatch batch = train_->next();
+    micro.push_back(to_device(batch, choose_targets(config_, batch, step)));
+    tokens += micro.back().target_mask.sum().cpu();
+    result.samples += batch.size();
+  }
+  if (dist_ && dist_->enabled()) dist_->all_reduce_sum_(tokens);
+  const at::Tensor count = tokens.to(device_).clamp_min(1);
+  at::Tensor total = torch::zeros({}, torch::kFloat);
+  for (const auto& b : micro) {
+    compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
+    const auto [logits, labels] = model_->logits_and_labels(b);
+    at::Tensor loss = causal_lm_loss(logits, labels, count);
+    // Gradients are averaged over ranks afterwards; the count already sums them: undo the mean.
+    if (dist_ && dist_->enabled()) loss = loss * static_cast<double>(dist_->world_size());
+    loss.backward();
+    total += loss.detach().cpu().to(torch::kFloat);
+  }
+  result.loss = dist_ && dist_->enabled() ? total / static_cast<double>(dist_->world_size()) : total;
+  result.tokens = tokens.item<int64_t>();
+  return result;
+}
+
+std::map<std::string, double> Stage2Task::evaluate(int64_t step) {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  val_->rewind();
+  double loss_sum = 0;
+  int64_t batches = 0;
+  samples_.clear();
+  for (; batches < config_.schedule.eval_batches && batches * config_.train.batch_size < val_->samples(); ++batches) {
+    const ImageTextBatch batch = val_->next();
+    // Validation always uses the first prompt and the caption: a fixed, comparable target.
+    std::vector<PromptTarget> rows;
+    for (const auto& caption : batch.captions) rows.push_back({config_.prompt.user.front(), caption});
+    const models::VlmBatch b = to_device(batch, rows);
+    compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
+    const auto [logits, labels] = model_->logits_and_labels(b);
+    loss_sum += causal_lm_loss(logits, labels, count_supervised_tokens(labels).clamp_min(1)).item<double>();
+    if (batches == 0 && config_.schedule.sample_captions > 0) {
+      const int64_t n = std::min<int64_t>(config_.schedule.sample_captions, batch.size());
+      models::GenerationConfig gen;
+      gen.max_new_tokens = std::min<int64_t>(config_.generation.max_new_tokens, 40);
+      gen.eos_token_ids = prompts_.stop_ids();
+      gen.pad_token_id = prompts_.pad_id();
+      models::VlmBatch head{b.pixel_values.slice(0, 0, n), b.prompt_ids.slice(0, 0, n), b.prompt_mask.slice(0, 0, n),
+                            {}, {}};
+      const auto out = model_->generate(head, gen);
+      for (int64_t i = 0; i < n; ++i) {
+        samples_.push_back("[" + batch.keys[i] + "] " + prompts_.decode(out.tokens[i]) + "  (reference: " +
+                           batch.captions[i] + ")");
+      }
+    }
+  }
+  if (batches == 0) return {};
+  return {{"val/loss", loss_sum / static_cast<double>(batches)}};
+}
+
+nlohmann::json Stage2Task::state() const { return {{"train_data", train_->state()}}; }
+
+void Stage2Task::restore(const nlohmann::json& state) { train_->restore(state.at("train_data")); }
+
+void Stage2Task::export_to(const std::string& dir) { export_vlm_bundle(config_, *model_, dir); }
+
+}  // namespace vlm::train

@@ -1,0 +1,53 @@
+// Stage 2 (the reference's VLM training, BLIP-2's generative stage): ViT frozen, Q-Former from
+// stage 1 tuned at lr, the MLP adapter and the LM's LoRA at lr_head; the loss covers the
+// target tokens only (caption + end of turn), normalised over the whole accumulated batch.
+// Samples with question-answer pairs train on them at data.vqa_ratio.
+#pragma once
+
+#include <memory>
+
+#include "config/run_config.h"
+#include "models/vlm.h"
+#include "train/batches.h"
+#include "train/task.h"
+#include "train/vlm_prompts.h"
+
+namespace vlm::train {
+
+class Distributed;
+
+// The stage-2 model of a config: vision + Q-Former (stage 1) + a new adapter + the LM with LoRA.
+models::VisionLanguageModel build_vlm(const config::RunConfig& config);
+models::LoraConfig lora_config_of(const config::RunConfig& config);
+
+// What each sample trains on at `step`: a question-answer pair (share data.vqa_ratio) or the
+// caption with a user prompt drawn from prompt.user; deterministic for (seed, step, key).
+std::vector<PromptTarget> choose_targets(const config::RunConfig& config, const ImageTextBatch& batch, int64_t step);
+
+class Stage2Task final : public Task {
+ public:
+  Stage2Task(const config::RunConfig& config, Distributed* dist);
+  ~Stage2Task() override;
+
+  torch::nn::Module& module() override { return *model_; }
+  std::vector<ParamRule> param_rules() const override;
+  StepResult forward_backward(int64_t step, int64_t grad_accum) override;
+  std::map<std::string, double> evaluate(int64_t step) override;
+  nlohmann::json state() const override;
+  void restore(const nlohmann::json& state) override;
+  void export_to(const std::string& dir) override;
+  std::vector<std::string> samples() override { return samples_; }
+
+ private:
+  models::VlmBatch to_device(const ImageTextBatch& batch, const std::vector<PromptTarget>& rows) const;
+
+  config::RunConfig config_;
+  Distributed* dist_;
+  c10::Device device_;
+  PromptBuilder prompts_;
+  models::VisionLanguageModel model_{nullptr};
+  std::unique_ptr<BatchSource> train_, val_;
+  std::vector<std::string> samples_;
+};
+
+}  // namespace vlm::train

@@ -1,0 +1,122 @@
+#include "train/vlm_bundle.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "io/atomic_file.h"
+#include "models/peft.h"
+#include "train/builders.h"
+#include "train/stage2_task.h"
+
+namespace fs = std::filesystem;
+
+namespace vlm::train {
+namespace {
+
+std::string absolute(const std::string& path) { return fs::absolute(path).lexically_normal().string(); }
+
+void save_vision(models::ViTModelImpl& vision, const std::string& dir) {
+  fs::create_directories(dir);
+  io::write_file_atomic(dir + "/config.json", vision.config().to_json().dump(2));
+  models::save_weights(vision, dir + "/model.safetensors", models::vit_name_table(vision.config()));
+}
+
+}  // namespace
+
+void export_vlm_bundle(const config::RunConfig& config, models::VisionLanguageModelImpl& model, const std::string& dir) {
+  models::save_qformer(model.qformer, dir + "/qformer");
+  models::save_adapter(model.adapter, dir + "/adapter");
+  const bool lora = config.lm.lora_enabled;
+  if (lora) models::save_peft_adapter(*model.lm, lora_config_of(config), dir + "/lora", config.lm.path);
+  std::string vision = config.vision.path;
+  if (vision.empty()) {
+    save_vision(*model.vision, dir + "/vision");  // trained from scratch in stage 1 (the demo)
+    vision = "vision";
+  } else {
+    vision = absolute(vision);
+  }
+  const nlohmann::json manifest = {
+      {"format", "vlm-bundle/1"},
+      {"vision", vision},
+      {"lm", absolute(config.lm.path)},
+      {"lora", lora},
+      {"system_prompt", config.prompt.system},
+      {"user_prompt", config.prompt.user.front()},
+      {"max_target_tokens", config.prompt.max_target_tokens},
+      {"image_size", model.vision->config().image_size},
+      {"generation",
+       {{"max_new_tokens", config.generation.max_new_tokens},
+        {"temperature", config.generation.temperature},
+        {"top_p", config.generation.top_p},
+        {"top_k", config.generation.top_k},
+        {"repetition_penalty", config.generation.repetition_penalty}}}};
+  io::write_file_atomic(dir + "/vlm.json", manifest.dump(2));
+}
+
+VlmBundle load_vlm_bundle(const std::string& path) {
+  const std::string dir = export_dir_of(path);
+  const std::string manifest_path = dir + "/vlm.json";
+  if (!fs::exists(manifest_path)) {
+    throw FileError(path, "is not a stage-2 run or export (no vlm.json)", "pass the run directory of a stage-2 training");
+  }
+  nlohmann::json m;
+  try {
+    m = nlohmann::json::parse(io::read_file(manifest_path));
+  } catch (const nlohmann::json::exception& e) {
+    throw FileError(manifest_path, std::string("not valid JSON: ") + e.what());
+  }
+  std::string vision_dir = m.at("vision").get<std::string>();
+  if (!fs::path(vision_dir).is_absolute()) vision_dir = dir + "/" + vision_dir;
+  const std::string lm_dir = m.at("lm").get<std::string>();
+  auto vision = models::load_vit(vision_dir).model;
+  auto qformer = models::load_qformer(dir + "/qformer").model;
+  auto adapter = models::load_adapter(dir + "/adapter").model;
+  auto lm = models::load_decoder(lm_dir).model;
+  if (m.value("lora", false)) models::load_peft_adapter(*lm, dir + "/lora");
+  VlmBundle bundle;
+  bundle.model = models::VisionLanguageModel(std::move(vision), std::move(qformer), std::move(adapter), std::move(lm));
+  bundle.model->eval();
+  for (auto& p : bundle.model->parameters()) p.set_requires_grad(false);
+  bundle.prompts = std::make_unique<PromptBuilder>(lm_dir, m.value("system_prompt", std::string()),
+                                                   m.value("max_target_tokens", int64_t{64}));
+  bundle.preprocess = data::load_preprocess_config_from_dir(vision_dir);
+  if (!fs::exists(vision_dir + "/preprocessor_config.json")) {
+    const int size = static_cast<int>(bundle.model->vision->config().image_size);
+    bundle.preprocess.height = size;
+    bundle.preprocess.width = size;
+  }
+  bundle.default_prompt = m.value("user_prompt", std::string("Describe this picture."));
+  const auto& g = m.at("generation");
+  bundle.generation.max_new_tokens = g.value("max_new_tokens", int64_t{100});
+  bundle.generation.temperature = g.value("temperature", 0.0);
+  bundle.generation.top_p = g.value("top_p", 1.0);
+  bundle.generation.top_k = g.value("top_k", int64_t{0});
+  bundle.generation.repetition_penalty = g.value("repetition_penalty", 1.0);
+  bundle.generation.eos_token_ids = bundle.prompts->stop_ids();
+  bundle.generation.pad_token_id = bundle.prompts->pad_id();
+  log::info("loaded VLM from ", dir, " (LM ", lm_dir, ", vision ", vision_dir, ")");
+  return bundle;
+}
+
+std::vector<std::string> generate_answers(VlmBundle& bundle, const at::Tensor& pixel_values,
+                                          const std::vector<std::string>& prompts, int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  std::vector<std::string> out;
+  const int64_t n = pixel_values.size(0);
+  for (int64_t start = 0; start < n; start += batch_size) {
+    const int64_t end = std::min(n, start + batch_size);
+    std::vector<PromptTarget> rows;
+    for (int64_t i = start; i < end; ++i) rows.push_back({prompts[static_cast<size_t>(i)], ""});
+    const TokenBatch t = bundle.prompts->build(rows);
+    const auto result = bundle.model->generate(
+        {pixel_values.slice(0, start, end), t.prompt_ids, t.prompt_mask, {}, {}}, bundle.generation);
+    for (const auto& ids : result.tokens) out.push_back(bundle.prompts->decode(ids));
+  }
+  return out;
+}
+
+}  // namespace vlm::train

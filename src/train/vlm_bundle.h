@@ -1,0 +1,35 @@
+// A trained VLM on disk and back: the export folder a stage-2 run writes (Q-Former and
+// adapter as safetensors + config.json, LoRA in PEFT's format, the ViT when it was trained
+// here, vlm.json naming the base LM and ViT folders and the prompts) and loading it for
+// `vlm caption` and evaluation.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/run_config.h"
+#include "data/preprocess.h"
+#include "models/vlm.h"
+#include "train/vlm_prompts.h"
+
+namespace vlm::train {
+
+void export_vlm_bundle(const config::RunConfig& config, models::VisionLanguageModelImpl& model, const std::string& dir);
+
+struct VlmBundle {
+  models::VisionLanguageModel model{nullptr};
+  std::unique_ptr<PromptBuilder> prompts;
+  data::PreprocessConfig preprocess;
+  std::string default_prompt;     // the first training prompt
+  models::GenerationConfig generation;
+};
+
+// A stage-2 run directory, its export/ folder, or an export folder.
+VlmBundle load_vlm_bundle(const std::string& path);
+
+// Generates one answer per image for `prompts` (one per image), in batches.
+std::vector<std::string> generate_answers(VlmBundle& bundle, const at::Tensor& pixel_values,
+                                          const std::vector<std::string>& prompts, int64_t batch_size = 32);
+
+}  // namespace vlm::train
