@@ -55,6 +55,14 @@ at::Tensor tensor_from_file(const std::shared_ptr<const SafetensorsFile>& file, 
   const auto bytes = file->bytes(info);
   const auto type = scalar_type(info.dtype);
   if (info.numel() == 0) return torch::empty(info.shape, torch::TensorOptions().dtype(type));
+  if (info.dtype == DType::kBool) {  // a bool byte other than 0 or 1 is undefined behaviour in LibTorch
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      if (bytes[i] > 1) {
+        throw FileError(file->path(), str("tensor '", info.name, "': BOOL element ", i, " holds byte ",
+                                          static_cast<int>(bytes[i]), ", not 0 or 1"));
+      }
+    }
+  }
   // The mapping is page-aligned and the data section starts at 8 + header (8-aligned by every
   // writer we know of); an unaligned tensor is copied rather than viewed.
   if (reinterpret_cast<uintptr_t>(bytes.data()) % dtype_size(info.dtype) != 0) {

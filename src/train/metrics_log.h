@@ -18,7 +18,7 @@ class MetricsLogger {
   // Creates run_dir/ and run_dir/tb/ when enabled; a disabled logger (data-parallel ranks other
   // than 0) writes nothing. metrics.jsonl is appended to, so a resumed run continues one file;
   // each logger opens a fresh events file, as TensorFlow's writer does.
-  MetricsLogger(std::string run_dir, bool enabled = true);
+  explicit MetricsLogger(std::string run_dir, bool enabled = true);
   ~MetricsLogger();
   MetricsLogger(const MetricsLogger&) = delete;
   MetricsLogger& operator=(const MetricsLogger&) = delete;
