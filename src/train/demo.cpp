@@ -1,0 +1,104 @@
+#include "train/demo.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "config/run_config.h"
+#include "core/log.h"
+#include "eval/report.h"
+#include "io/atomic_file.h"
+#include "train/demo_data.h"
+#include "train/evaluate.h"
+#include "train/run.h"
+
+namespace fs = std::filesystem;
+
+namespace vlm::train {
+namespace {
+
+// Trains one stage unless its export is already there (a finished earlier demo), resuming an
+// interrupted one.
+std::string train_stage(const std::string& config_path, const std::vector<std::string>& overrides) {
+  const auto config = config::load_run_config(config_path, overrides);
+  const std::string dir = run_dir_of(config);
+  if (fs::exists(dir + "/export")) {
+    log::info("demo: ", dir, " is already trained; delete it to train again");
+    return dir;
+  }
+  const auto result = run_training(config, /*resume=*/fs::exists(dir + "/checkpoints/latest"));
+  if (result.interrupted) throw Error("demo interrupted; run it again to continue where it stopped");
+  return dir;
+}
+
+nlohmann::json retrieval_json(const eval::RetrievalMetrics& m) {
+  return {{"i2t", {{"R@1", m.i2t_r1}, {"R@5", m.i2t_r5}, {"R@10", m.i2t_r10}}},
+          {"t2i", {{"R@1", m.t2i_r1}, {"R@5", m.t2i_r5}, {"R@10", m.t2i_r10}}},
+          {"images", m.num_images}};
+}
+
+}  // namespace
+
+nlohmann::json run_demo(const DemoOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string out = options.out_dir;
+  const std::string configs = (options.config_dir.empty() ? std::string(VLM_CONFIG_DIR) : options.config_dir) + "/demo";
+  DemoDataOptions data_options;
+  data_options.out_dir = out;
+  if (options.quick) {
+    data_options.n_train = 1500;
+    data_options.n_eval = 120;
+    data_options.n_heldout = 40;
+  }
+  const DemoData data = make_demo_data(data_options);
+  const std::string runs = out + "/runs";
+  std::vector<std::string> common = {"run.out_dir=" + runs, "data.path=" + data.train_dir};
+  auto with = [&](std::vector<std::string> extra, const std::vector<std::string>& quick) {
+    extra.insert(extra.begin(), common.begin(), common.end());
+    if (options.quick) extra.insert(extra.end(), quick.begin(), quick.end());
+    return extra;
+  };
+  const std::vector<std::string> quick_schedule = {"schedule.eval_every=0", "schedule.save_every=0",
+                                                   "schedule.log_every=10", "train.warmup_steps=5"};
+  auto quick_steps = [&](int steps) {
+    auto q = quick_schedule;
+    q.push_back("train.steps=" + std::to_string(steps));
+    return q;
+  };
+  const std::string stage1 = train_stage(configs + "/stage1.yaml",
+                                         with({"qformer.tokenizer=" + data.tokenizer_dir}, quick_steps(40)));
+  const std::string lm = train_stage(configs + "/lm.yaml", with({"lm.path=" + data.tokenizer_dir}, quick_steps(30)));
+  const std::string stage2 = train_stage(
+      configs + "/stage2.yaml",
+      with({"qformer.checkpoint=" + stage1, "lm.path=" + lm + "/export"}, quick_steps(30)));
+
+  log::info("demo: evaluating on ", data.eval_dir, " (scenes never seen in training)");
+  RetrievalOptions r;
+  r.data_path = data.eval_dir;
+  r.out_dir = stage2;
+  const auto retrieval = evaluate_retrieval(stage1, r);
+  CaptionOptions c;
+  c.data_path = data.eval_dir;
+  c.out_dir = stage2;
+  const auto captions = evaluate_captions(stage2, c);
+  CaptionOptions h;
+  h.data_path = data.heldout_dir;
+  const auto heldout = evaluate_captions(stage2, h);
+  const auto vqa = evaluate_vqa(stage2, data.eval_dir);
+  const std::string report = eval::write_report(stage2);
+
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  nlohmann::json captions_json = {{"attribute_accuracy", captions.attribute_accuracy},
+                                  {"heldout_combo_attribute_accuracy", heldout.attribute_accuracy},
+                                  {"images", captions.images}};
+  for (const auto& [k, v] : captions.metrics) captions_json[k] = v;
+  const nlohmann::json summary = {{"retrieval", retrieval_json(retrieval)},
+                                  {"captions", captions_json},
+                                  {"vqa", {{"accuracy", vqa.accuracy}, {"questions", vqa.questions}}},
+                                  {"runs", {{"stage1", stage1}, {"lm", lm}, {"stage2", stage2}}},
+                                  {"report", report},
+                                  {"seconds", seconds}};
+  io::write_file_atomic(out + "/summary.json", summary.dump(2));
+  return summary;
+}
+
+}  // namespace vlm::train
