@@ -172,3 +172,25 @@ TEST(TensorStore, BoolBytesMustBeZeroOrOne) {
     EXPECT_EQ(std::string(e.what()), path + ": tensor 'mask': BOOL element 2 holds byte 2, not 0 or 1");
   }
 }
+
+TEST(TensorStore, ReadsFilesFromAnIndependentWriter) {
+  // Written by fuzz/seeds/make_safetensors_seeds.py (Python json + struct), one tensor per dtype.
+  const std::string seeds = std::string(VLM_SOURCE_DIR) + "/fuzz/seeds/safetensors/";
+  const auto store = TensorStore::open(seeds + "mixed.safetensors");
+  EXPECT_TRUE(torch::equal(store.get("a"), torch::ones({3}, torch::kBFloat16)));
+  EXPECT_TRUE(torch::equal(store.get("b"), torch::tensor({-5}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(store.get("c"), torch::tensor({true, false})));
+  EXPECT_EQ(store.get("d").sizes(), (std::vector<int64_t>{0}));
+  EXPECT_EQ(store.get("d").scalar_type(), torch::kByte);
+  EXPECT_EQ(store.get("e").dim(), 0);
+  EXPECT_EQ(store.get("e").item<float>(), 1.0f);
+  EXPECT_EQ(store.get("e").scalar_type(), torch::kHalf);
+  EXPECT_TRUE(torch::equal(store.get("f"), torch::tensor({-1, 1}, torch::kChar)));
+  EXPECT_TRUE(torch::equal(store.get("g"), torch::full({1, 1}, 2, torch::kShort)));
+  EXPECT_TRUE(torch::equal(store.get("h"), torch::tensor({3}, torch::kInt)));
+  EXPECT_TRUE(torch::equal(store.get("i"), torch::tensor({0.5}, torch::kDouble)));
+  const auto f32 = TensorStore::open(seeds + "f32.safetensors");
+  EXPECT_TRUE(torch::equal(f32.get("w"), torch::tensor({1.0f, 2.0f, 3.0f, 4.0f}).reshape({2, 2})));
+  EXPECT_EQ(f32.metadata().at("format"), "pt");
+  EXPECT_TRUE(TensorStore::open(seeds + "empty.safetensors").names().empty());
+}
