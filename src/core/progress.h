@@ -1,7 +1,8 @@
 // Progress display for long loops (training steps, data passes, downloads): count, rate, ETA and
 // a caller's status (e.g. the current loss). On a terminal one self-overwriting line redrawn at
 // most ~10 times a second; in logs and pipes a plain line at most every N seconds plus a final
-// line, so a captured log stays readable. Clock and stream are injectable for tests.
+// line, so a captured log stays readable. Clock and stream are injectable for tests. Written here
+// (~100 lines) because the log-friendly non-TTY mode is what training runs need most.
 #pragma once
 
 #include <cstdint>
