@@ -6,6 +6,12 @@
 // NOT in the removal list, exactly as in pycocoevalcap. Not covered: Americanize, "gonna", / and *.
 #include "eval/ptb_tokenizer.h"
 
+// GCC 12 at -O3 reports an impossible memcpy size inside libstdc++'s string code here (GCC
+// bug 105651, a false positive fixed in GCC 13).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
+
 #include <array>
 #include <cctype>
 
