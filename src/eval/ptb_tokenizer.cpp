@@ -10,6 +10,8 @@
 // bug 105651, a false positive fixed in GCC 13).
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
+#pragma GCC diagnostic ignored "-Wrestrict"
+#pragma GCC diagnostic ignored "-Warray-bounds"
 #endif
 
 #include <array>
