@@ -89,7 +89,7 @@ Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step)
   options.temperature = config_.train.temperature;
   if (model_->log_scale.defined()) options.logit_scale = model_->logit_scale();
   const ContrastiveOutput itc = contrastive_loss(image_for_loss, txt, options, dist_);
-  Losses out{itc.loss, {}, {}, {}};
+  Losses out{/*total=*/itc.loss, /*itc=*/itc.loss, {}, {}};
   if (config_.train.itm_weight > 0) {
     const uint64_t seed = static_cast<uint64_t>(config_.run.seed) * 1000003ull + static_cast<uint64_t>(step) * 7919ull +
                           static_cast<uint64_t>(dist_ ? dist_->rank() : 0);

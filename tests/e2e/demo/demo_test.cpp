@@ -1,0 +1,45 @@
+// `vlm demo --quick`: the whole pipeline (data, stage 1, LM pretraining, stage 2, evaluation,
+// report) through the CLI on a small budget. The full demo's quality targets are checked by
+// running it (README); here the thresholds only prove that each stage learned something, well
+// above chance: with 120 evaluation images chance R@5 is 5/120 = 0.04.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "io/atomic_file.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+
+TEST(Demo, QuickRunTrainsEveryStageAndWritesSummaryAndReport) {
+  vlm::test::TempDir dir;
+  const std::string out = dir.path() + "/demo";
+  const auto r = vlm::test::run_vlm("demo --quick --out " + out + " --configs " + std::string(VLM_SOURCE_DIR) +
+                                    "/configs");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("vlm demo finished"), std::string::npos) << r.output;
+  const auto summary = nlohmann::json::parse(vlm::io::read_file(out + "/summary.json"));
+  const auto& retrieval = summary.at("retrieval");
+  EXPECT_EQ(retrieval.at("images").get<int64_t>(), 120);
+  EXPECT_GT(retrieval.at("i2t").at("R@5").get<double>(), 0.12) << summary.dump(2);
+  EXPECT_GT(retrieval.at("t2i").at("R@5").get<double>(), 0.12) << summary.dump(2);
+  const auto& captions = summary.at("captions");
+  for (const char* key : {"attribute_accuracy", "BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr-D"}) {
+    ASSERT_TRUE(captions.contains(key)) << key;
+  }
+  // After 30 LoRA steps on a 30-step LM, captions already use the scene vocabulary.
+  EXPECT_GT(captions.at("BLEU-1").get<double>(), 0.2) << summary.dump(2);
+  EXPECT_TRUE(summary.at("vqa").contains("accuracy"));
+  EXPECT_GT(summary.at("vqa").at("questions").get<int64_t>(), 120);
+  EXPECT_TRUE(fs::exists(summary.at("report").get<std::string>()));
+  EXPECT_TRUE(fs::exists(out + "/runs/stage2/eval/grid.png"));
+  EXPECT_TRUE(fs::exists(out + "/runs/stage2/export/lora/adapter_model.safetensors"));
+  EXPECT_TRUE(fs::exists(out + "/runs/lm/export/config.json"));
+  // A second run reuses every finished stage and only evaluates again.
+  const auto again = vlm::test::run_vlm("demo --quick --out " + out + " --configs " + std::string(VLM_SOURCE_DIR) +
+                                        "/configs");
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_NE(again.output.find("is already trained"), std::string::npos) << again.output;
+}

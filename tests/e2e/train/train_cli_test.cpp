@@ -1,0 +1,132 @@
+// `vlm train` end to end on a tiny synthetic dataset: exact resume after SIGKILL, SIGTERM
+// writing a checkpoint, and config errors refused before any work starts.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "test_util.h"
+#include "train/demo_data.h"
+#include "train/metrics_log.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Fixture {
+  vlm::test::TempDir dir;
+  vlm::train::DemoData data;
+  std::string config;
+
+  Fixture() {
+    vlm::train::DemoDataOptions o;
+    o.out_dir = dir.path();
+    o.image_size = 32;
+    o.n_train = 160;
+    o.n_eval = 8;
+    o.n_heldout = 4;
+    data = vlm::train::make_demo_data(o);
+    config = dir.path() + "/stage1.yaml";
+    std::ofstream(config) << "run: {out_dir: " << dir.path() << "/runs, seed: 3, deterministic: true, threads: 1}\n"
+                          << "vision: {image_size: 32, patch_size: 8, hidden_size: 32, num_hidden_layers: 1,"
+                             " num_attention_heads: 2, intermediate_size: 64, train: true}\n"
+                          << "qformer: {tokenizer: " << data.tokenizer_dir
+                          << ", num_query_tokens: 4, embed_dim: 16, hidden_size: 32, num_hidden_layers: 1,"
+                             " num_attention_heads: 2, intermediate_size: 64}\n"
+                          << "data: {path: " << data.train_dir << ", val_fraction: 0.1, workers: 2}\n"
+                          << "train: {stage: stage1, steps: 12, batch_size: 16, lr: 1.0e-3, warmup_steps: 2,"
+                             " precision: fp32, learn_temperature: true}\n"
+                          << "schedule: {log_every: 1, eval_every: 6, eval_batches: 1, save_every: 2}\n";
+  }
+};
+
+std::vector<double> train_losses(const std::string& run_dir) {
+  std::vector<double> out;
+  for (const auto& row : vlm::train::read_metrics_jsonl(run_dir + "/metrics.jsonl")) {
+    if (row.values.count("train/loss")) out.push_back(row.values.at("train/loss"));
+  }
+  return out;
+}
+
+// Starts `vlm ARGS...` as a child process with its output discarded.
+pid_t spawn_vlm(const std::vector<std::string>& args) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> argv = {const_cast<char*>(VLM_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    ::execv(VLM_BINARY, argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+bool wait_for(const std::string& path, pid_t pid, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(path)) return true;
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return fs::exists(path);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST(TrainCli, ResumeAfterSigkillLogsTheSameLosses) {
+  Fixture f;
+  const auto full = vlm::test::run_vlm("train --config " + f.config + " --set run.name=full");
+  ASSERT_EQ(full.status, 0) << full.output;
+  const auto expected = train_losses(f.dir.path() + "/runs/full");
+  ASSERT_EQ(expected.size(), 12u);
+
+  const std::string killed = f.dir.path() + "/runs/killed";
+  const pid_t pid = spawn_vlm({"train", "--config", f.config, "--set", "run.name=killed"});
+  ASSERT_TRUE(wait_for(killed + "/checkpoints/step-0000006", pid, std::chrono::seconds(120)));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it could be killed";
+
+  const auto resumed = vlm::test::run_vlm("train --resume " + killed);
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming from"), std::string::npos) << resumed.output;
+  const auto got = train_losses(killed);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_DOUBLE_EQ(got[i], expected[i]) << "step " << i + 1;
+  EXPECT_TRUE(fs::exists(killed + "/export/qformer/model.safetensors"));
+}
+
+TEST(TrainCli, SigtermWritesACheckpointAndExitsCleanly) {
+  Fixture f;
+  const std::string run = f.dir.path() + "/runs/term";
+  const pid_t pid = spawn_vlm({"train", "--config", f.config, "--set", "run.name=term", "--set", "train.steps=400",
+                               "--set", "schedule.save_every=0"});
+  ASSERT_TRUE(wait_for(run + "/metrics.jsonl", pid, std::chrono::seconds(120)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_TRUE(fs::exists(run + "/checkpoints/latest/manifest.json"));
+}
+
+TEST(TrainCli, ConfigErrorIsRefusedBeforeTrainingStarts) {
+  Fixture f;
+  const auto r = vlm::test::run_vlm("train --config " + f.config + " --set run.name=bad --set train.lr=-1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("config key 'train.lr': must be > 0, got -1"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(f.dir.path() + "/runs/bad"));
+  const auto unknown = vlm::test::run_vlm("train --config " + f.config + " --set train.bach_size=4");
+  EXPECT_EQ(unknown.status, 1);
+  EXPECT_NE(unknown.output.find("config key 'train.bach_size': unknown key"), std::string::npos) << unknown.output;
+}
