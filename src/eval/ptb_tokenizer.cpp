@@ -103,8 +103,10 @@ size_t lex_word(std::string_view s, size_t i, std::vector<std::string>& out) {
   std::string word(s.substr(i, j - i));
   // n't: "don't" -> "do" "n't", "can't" -> "ca" "n't".
   if (is_nt(s, j)) {
+    std::string nt(1, word.back());  // "n" or "N", then "'t"
+    nt.append(s.data() + j, 2);
     if (word.size() > 1) out.push_back(word.substr(0, word.size() - 1));
-    out.push_back(word.substr(word.size() - 1) + std::string(s.substr(j, 2)));
+    out.push_back(std::move(nt));
     return j + 2;
   }
   if (const size_t c = clitic_at(s, j); c > 0) {
