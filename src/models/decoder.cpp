@@ -405,7 +405,13 @@ DecoderOutput DecoderLMImpl::forward(const DecoderInput& in) {
     const auto long_opts = torch::TensorOptions().dtype(at::kLong).device(device);
     at::Tensor allowed = torch::arange(S, long_opts).unsqueeze(0).le(torch::arange(past, S, long_opts).unsqueeze(1));  // (T, S)
     allowed = allowed.view({1, 1, T, S});                                                                 // (1, 1, T, S)
-    if (mask01.defined()) allowed = allowed.logical_and(mask01.view({B, 1, 1, S}));                       // (B, 1, T, S)
+    if (mask01.defined()) {
+      allowed = allowed.logical_and(mask01.view({B, 1, 1, S}));  // (B, 1, T, S)
+      // A padding query always sees itself: no row is fully masked, so padded positions stay finite,
+      // do not depend on later tokens (cache == recompute) and pass no gradient through masked scores.
+      const at::Tensor self = torch::arange(S, long_opts).unsqueeze(0).eq(torch::arange(past, S, long_opts).unsqueeze(1));  // (T, S)
+      allowed = allowed.logical_or(self.view({1, 1, T, S}));  // (B, 1, T, S)
+    }
     mask = additive_from_bool(allowed, x.scalar_type());
   }
 
