@@ -72,14 +72,7 @@ std::vector<ParamRule> Stage1Task::param_rules() const {
   };
 }
 
-Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step) {
-  const auto pixels = batch.pixel_values.to(device_);
-  const auto text = tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
-  const auto ids = text.input_ids.to(device_), mask = text.attention_mask.to(device_);
-  compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
-  const at::Tensor feats = model_->vision_features(pixels);        // (B, 1 + P, Dv)
-  const at::Tensor image = model_->qformer->image_embeds(feats);    // (B, Q, E)
-  const at::Tensor txt = model_->qformer->text_embed(ids, mask);    // (B, E)
+ContrastiveOutput Stage1Task::contrastive(const at::Tensor& image, const at::Tensor& txt) const {
   // "mean" pools the queries (the reference tutorial); "max" keeps them for BLIP-2's max.
   const at::Tensor image_for_loss =
       config_.qformer.similarity == "mean" ? torch::nn::functional::normalize(image.mean(1),
@@ -88,7 +81,18 @@ Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step)
   ContrastiveOptions options;
   options.temperature = config_.train.temperature;
   if (model_->log_scale.defined()) options.logit_scale = model_->logit_scale();
-  const ContrastiveOutput itc = contrastive_loss(image_for_loss, txt, options, dist_);
+  return contrastive_loss(image_for_loss, txt, options, dist_);
+}
+
+Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step) {
+  const auto pixels = batch.pixel_values.to(device_);
+  const auto text = tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
+  const auto ids = text.input_ids.to(device_), mask = text.attention_mask.to(device_);
+  compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
+  const at::Tensor feats = model_->vision_features(pixels);        // (B, 1 + P, Dv)
+  const at::Tensor image = model_->qformer->image_embeds(feats);    // (B, Q, E)
+  const at::Tensor txt = model_->qformer->text_embed(ids, mask);    // (B, E)
+  const ContrastiveOutput itc = contrastive(image, txt);
   Losses out{/*total=*/itc.loss, /*itc=*/itc.loss, {}, {}};
   if (config_.train.itm_weight > 0) {
     const uint64_t seed = static_cast<uint64_t>(config_.run.seed) * 1000003ull + static_cast<uint64_t>(step) * 7919ull +
@@ -161,7 +165,7 @@ std::map<std::string, double> Stage1Task::evaluate(int64_t step) {
     const at::Tensor image = model_->qformer->image_embeds(feats).to(torch::kFloat);   // (B, Q, E)
     const at::Tensor txt = model_->qformer->text_embed(text.input_ids.to(device_),
                                                        text.attention_mask.to(device_)).to(torch::kFloat);
-    loss_sum += losses(batch, step).itc.item<double>();
+    loss_sum += contrastive(image, txt).loss.item<double>();
     images.push_back(image.cpu());
     texts.push_back(txt.cpu());
   }

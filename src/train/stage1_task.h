@@ -11,6 +11,7 @@
 #include "models/vit.h"
 #include "tokenizers/tokenizer.h"
 #include "train/batches.h"
+#include "train/losses.h"
 #include "train/task.h"
 
 namespace vlm::train {
@@ -53,6 +54,8 @@ class Stage1Task final : public Task {
     at::Tensor total, itc, itm, itg;
   };
   Losses losses(const ImageTextBatch& batch, int64_t step);
+  // The symmetric contrastive loss of query embeddings (B, Q, E) and text embeddings (B, E).
+  ContrastiveOutput contrastive(const at::Tensor& image, const at::Tensor& txt) const;
 
   config::RunConfig config_;
   Distributed* dist_;
