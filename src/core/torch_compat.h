@@ -64,6 +64,17 @@ inline at::Tensor attention_reference(const at::Tensor& q, const at::Tensor& k, 
   return at::matmul(at::softmax(scores, -1), v.to(at::kFloat)).to(q.scalar_type());
 }
 
+// Multiplies each tensor of `tensors` in place by the 0-dim tensor `factor` (same dtype and
+// device) without reading it on the host: one multi-tensor kernel where LibTorch has that
+// overload (2.1+), a loop of mul_ before.
+inline void foreach_mul_(at::TensorList tensors, const at::Tensor& factor) {
+#if VLM_TORCH_AT_LEAST(2, 1)
+  at::_foreach_mul_(tensors, factor);
+#else
+  for (const at::Tensor& t : tensors) t.mul_(factor);
+#endif
+}
+
 // The key of a parameter in Optimizer::state(): the address of its TensorImpl, printed into a
 // string on 1.13, the raw pointer in later versions. (A template so the other branch is discarded.)
 template <typename Param = at::Tensor>

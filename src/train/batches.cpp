@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 
 #include "core/error.h"
@@ -11,14 +13,18 @@
 namespace vlm::train {
 namespace {
 
+std::atomic<int64_t> data_wait_ns{0};
+
 class LoaderSource final : public BatchSource {
  public:
   LoaderSource(std::shared_ptr<const data::Dataset> dataset, data::LoaderOptions options,
-               std::vector<int64_t> indices)
-      : loader_(std::move(dataset), std::move(options), std::move(indices)) {}
+               std::vector<int64_t> indices, bool timed)
+      : loader_(std::move(dataset), std::move(options), std::move(indices)), timed_(timed) {}
 
   ImageTextBatch next() override {
+    const auto start = std::chrono::steady_clock::now();
     std::optional<data::Batch> b = loader_.next();
+    if (timed_) data_wait_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
     if (!b) throw Error("the data loader ran dry");
     ImageTextBatch out;
     out.pixel_values = b->pixel_values;
@@ -43,6 +49,7 @@ class LoaderSource final : public BatchSource {
 
  private:
   data::Loader loader_;
+  bool timed_;
 };
 
 }  // namespace
@@ -90,7 +97,15 @@ std::unique_ptr<BatchSource> make_batch_source(const config::RunConfig& config, 
     options.augment.contrast = 0.2f;
     options.augment.seed = static_cast<uint64_t>(config.run.seed);
   }
-  return std::make_unique<LoaderSource>(std::move(dataset), std::move(options), std::move(indices));
+  return std::make_unique<LoaderSource>(std::move(dataset), std::move(options), std::move(indices), train);
+}
+
+double data_wait_seconds() { return static_cast<double>(data_wait_ns.load()) * 1e-9; }
+
+at::Tensor to_device(const at::Tensor& host, const c10::Device& device) {
+  if (host.device() == device) return host;
+  if (device.is_cuda() && host.is_cpu()) return host.pin_memory().to(device, /*non_blocking=*/true);
+  return host.to(device);
 }
 
 }  // namespace vlm::train

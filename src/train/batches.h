@@ -38,6 +38,14 @@ class BatchSource {
 
 enum class Split { kTrain, kValidation, kAll };
 
+// Seconds spent so far, by every thread, blocked in next() of training-split sources: the time
+// steps wait for the loader's workers (the trainer logs its share of step time).
+double data_wait_seconds();
+
+// A host tensor moved to `device`. On a GPU the copy goes through pinned (page-locked) memory
+// and is asynchronous, so the host queues the step's kernels while it runs.
+at::Tensor to_device(const at::Tensor& host, const c10::Device& device);
+
 // The loader over config.data for one split; rank/world shard the training split.
 std::unique_ptr<BatchSource> make_batch_source(const config::RunConfig& config, Split split, int64_t batch_size,
                                                int rank, int world_size, int64_t image_size);

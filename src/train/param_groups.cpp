@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/torch_compat.h"
 #include "io/atomic_file.h"
+#include "train/adam_multi_tensor.h"
 
 namespace vlm::train {
 
@@ -89,9 +90,9 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamG
     }
   }
   if (options.kind == OptimizerKind::kAdamW) {
-    return std::make_unique<torch::optim::AdamW>(std::move(torch_groups), torch::optim::AdamWOptions(groups[0].lr));
+    return std::make_unique<MultiTensorAdamW>(std::move(torch_groups), torch::optim::AdamWOptions(groups[0].lr));
   }
-  return std::make_unique<torch::optim::Adam>(std::move(torch_groups), torch::optim::AdamOptions(groups[0].lr));
+  return std::make_unique<MultiTensorAdam>(std::move(torch_groups), torch::optim::AdamOptions(groups[0].lr));
 }
 
 namespace {

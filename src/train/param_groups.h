@@ -55,7 +55,8 @@ struct OptimizerOptions {
 };
 
 // One optimizer param group per ParamGroup, in order, with that group's lr and weight decay
-// (Adam: L2 added to the gradient; AdamW: decoupled decay).
+// (Adam: L2 added to the gradient; AdamW: decoupled decay). The multi-tensor implementations
+// (adam_multi_tensor.h): LibTorch's math in a few kernels per group.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamGroup>& groups,
                                                         const OptimizerOptions& options);
 

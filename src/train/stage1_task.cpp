@@ -85,9 +85,9 @@ ContrastiveOutput Stage1Task::contrastive(const at::Tensor& image, const at::Ten
 }
 
 Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step) {
-  const auto pixels = batch.pixel_values.to(device_);
+  const auto pixels = to_device(batch.pixel_values, device_);
   const auto text = tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
-  const auto ids = text.input_ids.to(device_), mask = text.attention_mask.to(device_);
+  const auto ids = to_device(text.input_ids, device_), mask = to_device(text.attention_mask, device_);
   compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
   const at::Tensor feats = model_->vision_features(pixels);        // (B, 1 + P, Dv)
   const at::Tensor image = model_->qformer->image_embeds(feats);    // (B, Q, E)
@@ -122,16 +122,17 @@ Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step)
 StepResult Stage1Task::forward_backward(int64_t step, int64_t grad_accum) {
   model_->train();
   StepResult result;
-  at::Tensor total = torch::zeros({}, torch::kFloat);
+  // Losses stay on the device (no sync per micro-batch); the trainer reads them at log time.
+  at::Tensor total = torch::zeros({}, torch::TensorOptions(torch::kFloat).device(device_));
   std::map<std::string, at::Tensor> parts;
   for (int64_t micro = 0; micro < grad_accum; ++micro) {
     const ImageTextBatch batch = train_->next();
     Losses l = losses(batch, step);
     (l.total / static_cast<double>(grad_accum)).backward();
-    total += l.total.detach().to(torch::kCPU, torch::kFloat) / static_cast<double>(grad_accum);
+    total += l.total.detach().to(torch::kFloat) / static_cast<double>(grad_accum);
     auto add = [&](const char* name, const at::Tensor& v) {
       if (!v.defined()) return;
-      const auto scaled = v.detach().to(torch::kCPU, torch::kFloat) / static_cast<double>(grad_accum);
+      const auto scaled = v.detach().to(torch::kFloat) / static_cast<double>(grad_accum);
       parts[name] = parts.count(name) ? parts[name] + scaled : scaled;
     };
     add("loss_itc", l.itc);
@@ -141,7 +142,7 @@ StepResult Stage1Task::forward_backward(int64_t step, int64_t grad_accum) {
   }
   result.loss = total;
   if (parts.size() > 1) result.extra = parts;
-  if (model_->log_scale.defined()) result.extra["temperature"] = 1.0 / model_->logit_scale().detach().cpu();
+  if (model_->log_scale.defined()) result.extra["temperature"] = 1.0 / model_->logit_scale().detach();
   return result;
 }
 

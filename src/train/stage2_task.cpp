@@ -88,10 +88,10 @@ std::vector<ParamRule> Stage2Task::param_rules() const {
   };
 }
 
-models::VlmBatch Stage2Task::to_device(const ImageTextBatch& batch, const std::vector<PromptTarget>& rows) const {
-  const TokenBatch t = prompts_.build(rows);
-  return {batch.pixel_values.to(device_), t.prompt_ids.to(device_), t.prompt_mask.to(device_),
-          t.target_ids.to(device_), t.target_mask.to(device_)};
+models::VlmBatch Stage2Task::to_device(const ImageTextBatch& batch, const TokenBatch& t) const {
+  return {train::to_device(batch.pixel_values, device_), train::to_device(t.prompt_ids, device_),
+          train::to_device(t.prompt_mask, device_), train::to_device(t.target_ids, device_),
+          train::to_device(t.target_mask, device_)};
 }
 
 StepResult Stage2Task::forward_backward(int64_t step, int64_t grad_accum) {
@@ -103,13 +103,14 @@ StepResult Stage2Task::forward_backward(int64_t step, int64_t grad_accum) {
   at::Tensor tokens = torch::zeros({}, torch::kLong);
   for (int64_t m = 0; m < grad_accum; ++m) {
     const ImageTextBatch batch = train_->next();
-    micro.push_back(to_device(batch, choose_targets(config_, batch, step)));
-    tokens += micro.back().target_mask.sum().cpu();
+    const TokenBatch t = prompts_.build(choose_targets(config_, batch, step));
+    tokens += t.target_mask.sum();  // counted on the host: no device sync
+    micro.push_back(to_device(batch, t));
     result.samples += batch.size();
   }
   if (dist_ && dist_->enabled()) dist_->all_reduce_sum_(tokens);
   const at::Tensor count = tokens.to(device_).clamp_min(1);
-  at::Tensor total = torch::zeros({}, torch::kFloat);
+  at::Tensor total = torch::zeros({}, torch::TensorOptions(torch::kFloat).device(device_));
   for (const auto& b : micro) {
     compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
     const auto [logits, labels] = model_->logits_and_labels(b);
@@ -117,7 +118,7 @@ StepResult Stage2Task::forward_backward(int64_t step, int64_t grad_accum) {
     // Gradients are averaged over ranks afterwards; the count already sums them: undo the mean.
     if (dist_ && dist_->enabled()) loss = loss * static_cast<double>(dist_->world_size());
     loss.backward();
-    total += loss.detach().cpu().to(torch::kFloat);
+    total += loss.detach().to(torch::kFloat);  // stays on the device: the trainer reads it at log time
   }
   result.loss = dist_ && dist_->enabled() ? total / static_cast<double>(dist_->world_size()) : total;
   result.tokens = tokens.item<int64_t>();
@@ -136,7 +137,7 @@ std::map<std::string, double> Stage2Task::evaluate(int64_t step) {
     // Validation always uses the first prompt and the caption: a fixed, comparable target.
     std::vector<PromptTarget> rows;
     for (const auto& caption : batch.captions) rows.push_back({config_.prompt.user.front(), caption});
-    const models::VlmBatch b = to_device(batch, rows);
+    const models::VlmBatch b = to_device(batch, prompts_.build(rows));
     compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
     const auto [logits, labels] = model_->logits_and_labels(b);
     loss_sum += causal_lm_loss(logits, labels, count_supervised_tokens(labels).clamp_min(1)).item<double>();

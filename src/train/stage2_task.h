@@ -39,7 +39,7 @@ class Stage2Task final : public Task {
   std::vector<std::string> samples() override { return samples_; }
 
  private:
-  models::VlmBatch to_device(const ImageTextBatch& batch, const std::vector<PromptTarget>& rows) const;
+  models::VlmBatch to_device(const ImageTextBatch& batch, const TokenBatch& tokens) const;
 
   config::RunConfig config_;
   Distributed* dist_;

@@ -5,39 +5,55 @@
 
 #include <torch/torch.h>
 
+#include <map>
+
 #include "core/error.h"
 #include "core/log.h"
+#include "core/torch_compat.h"
 #include "train/distributed.h"
 #include "train/losses.h"
 
 namespace vlm::train {
 
-at::Tensor grad_norm(const std::vector<at::Tensor>& params) {
-  std::vector<at::Tensor> norms;
+namespace {
+
+std::vector<at::Tensor> defined_grads(const std::vector<at::Tensor>& params) {
+  std::vector<at::Tensor> grads;
   for (const at::Tensor& p : params) {
-    if (p.grad().defined()) norms.push_back(p.grad().detach().to(at::kFloat).norm());
+    if (p.grad().defined()) grads.push_back(p.grad().detach());
   }
-  if (norms.empty()) return at::zeros({}, params.empty() ? at::TensorOptions(at::kFloat) : params[0].options().dtype(at::kFloat));
-  return at::stack(norms).norm();  // (n,) -> ()
+  return grads;
+}
+
+}  // namespace
+
+at::Tensor grad_norm(const std::vector<at::Tensor>& params) {
+  const std::vector<at::Tensor> grads = defined_grads(params);
+  if (grads.empty()) return at::zeros({}, params.empty() ? at::TensorOptions(at::kFloat) : params[0].options().dtype(at::kFloat));
+  // One multi-tensor kernel for the per-tensor norms, then the norm of those (n,) -> ().
+  return at::stack(at::_foreach_norm(grads, 2)).to(at::kFloat).norm();
 }
 
 at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
   const at::Tensor norm = grad_norm(params);
   if (max_norm <= 0.0) return norm;
   const at::Tensor coef = (max_norm / (norm + 1e-6)).clamp_max(1.0);
-  for (const at::Tensor& p : params) {
-    if (p.grad().defined()) p.grad().detach().mul_(coef.to(p.grad().scalar_type()));
-  }
+  const std::vector<at::Tensor> grads = defined_grads(params);
+  std::map<at::ScalarType, std::vector<at::Tensor>> by_dtype;
+  for (const at::Tensor& g : grads) by_dtype[g.scalar_type()].push_back(g);
+  for (const auto& [dtype, same] : by_dtype) compat::foreach_mul_(same, coef.to(dtype));
   return norm;
 }
 
 bool all_finite(const std::vector<at::Tensor>& scalars) {
   std::vector<at::Tensor> flags;
   for (const at::Tensor& s : scalars) {
-    if (s.defined()) flags.push_back(at::isfinite(s.detach()).all().cpu());
+    if (!s.defined()) continue;
+    const at::Tensor flag = at::isfinite(s.detach()).all();
+    flags.push_back(flags.empty() ? flag : flag.to(flags.front().device()));
   }
   if (flags.empty()) return true;
-  return at::stack(flags).all().item<bool>();
+  return at::stack(flags).all().item<bool>();  // the one host sync
 }
 
 bool NanGuard::admit(bool finite, int64_t step) {

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "io/atomic_file.h"
 #include "io/tensor_store.h"
+#include "train/batches.h"
 #include "train/distributed.h"
 #include "train/metrics_log.h"
 #include "train/schedule.h"
@@ -24,6 +25,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 void on_signal(int) { Trainer::stop_requested().store(true); }
+
+// sum + value as an fp64 device scalar (sum may be undefined: the first value).
+at::Tensor add_on_device(const at::Tensor& sum, const at::Tensor& value) {
+  const at::Tensor v = value.detach().to(at::kDouble);
+  return sum.defined() ? sum + v : v;
+}
 
 // Drops metrics rows past `step` so a resumed run's log continues the interrupted one exactly.
 void truncate_metrics(const std::string& path, int64_t step) {
@@ -136,10 +143,10 @@ void Trainer::train_step(int64_t step) {
   if (guard_->admit(all_finite({r.loss, norm}), step)) {
     optimizer_->step();
     task_.after_optimizer_step();
-    loss_sum_ += r.loss.item<double>();
+    loss_sum_ = add_on_device(loss_sum_, r.loss);
     ++loss_count_;
-    last_grad_norm_ = norm.item<double>();
-    for (const auto& [k, v] : r.extra) extra_sums_[k] += v.item<double>();
+    last_grad_norm_ = norm;
+    for (const auto& [k, v] : r.extra) extra_sums_[k] = add_on_device(extra_sums_[k], v);
   }
   samples_since_log_ += r.samples;
   seconds_since_log_ += std::chrono::duration<double>(Clock::now() - start).count();
@@ -147,23 +154,26 @@ void Trainer::train_step(int64_t step) {
 
 void Trainer::maybe_log(int64_t step) {
   if (step % config_.schedule.log_every != 0 && step != config_.train.steps) return;
-  const double loss = loss_count_ > 0 ? loss_sum_ / static_cast<double>(loss_count_) : std::nan("");
+  const double loss = loss_count_ > 0 ? loss_sum_.item<double>() / static_cast<double>(loss_count_) : std::nan("");
   std::map<std::string, double> row = {{"train/loss", loss},
-                                       {"train/grad_norm", last_grad_norm_},
+                                       {"train/grad_norm", last_grad_norm_.defined() ? last_grad_norm_.item<double>() : 0.0},
                                        {"lr", group_lrs(*optimizer_).front()},
                                        {"train/samples_per_s", samples_since_log_ / std::max(1e-9, seconds_since_log_)},
+                                       {"train/data_wait_share", (data_wait_seconds() - data_wait_at_log_) / std::max(1e-9, seconds_since_log_)},
                                        {"train/skipped_steps", static_cast<double>(guard_->skipped())}};
-  for (const auto& [k, v] : extra_sums_) row["train/" + k] = v / std::max<int64_t>(1, loss_count_);
+  for (const auto& [k, v] : extra_sums_) row["train/" + k] = v.item<double>() / static_cast<double>(std::max<int64_t>(1, loss_count_));
   if (dist_ != nullptr && dist_->enabled()) row["train/loss"] = dist_->all_reduce_mean(loss);
   if (logger_) {
     logger_->log(step, row);
     log::info("step ", step, "/", config_.train.steps, "  loss ", row["train/loss"], "  lr ", row["lr"], "  ",
-              static_cast<int64_t>(row["train/samples_per_s"]), " samples/s");
+              static_cast<int64_t>(row["train/samples_per_s"]), " samples/s  data wait ",
+              static_cast<int>(100.0 * row["train/data_wait_share"]), "%");
   }
-  loss_sum_ = 0;
+  loss_sum_ = at::Tensor();
   loss_count_ = 0;
   samples_since_log_ = 0;
   seconds_since_log_ = 0;
+  data_wait_at_log_ = data_wait_seconds();
   extra_sums_.clear();
 }
 

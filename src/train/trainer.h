@@ -58,12 +58,15 @@ class Trainer {
   Checkpointer checkpointer_;
   double best_val_loss_;
   // Running sums since the last log line.
-  double loss_sum_ = 0;
+  // Sums since the last log line stay on the device (fp64 scalars): read once per log line,
+  // not once per step, so a GPU step never waits for the host to fetch its loss.
+  at::Tensor loss_sum_;
   int64_t loss_count_ = 0;
   int64_t samples_since_log_ = 0;
   double seconds_since_log_ = 0;
-  double last_grad_norm_ = 0;
-  std::map<std::string, double> extra_sums_;
+  double data_wait_at_log_ = 0;  // data_wait_seconds() at the last log line
+  at::Tensor last_grad_norm_;
+  std::map<std::string, at::Tensor> extra_sums_;
 };
 
 }  // namespace vlm::train
