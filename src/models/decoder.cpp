@@ -197,6 +197,26 @@ DecoderConfig DecoderConfig::tiny_qwen3() {
   return c;
 }
 
+DecoderConfig DecoderConfig::qwen3_0_6b() {
+  DecoderConfig c;
+  c.model_type = "qwen3";
+  c.vocab_size = 151936;
+  c.hidden_size = 1024;
+  c.intermediate_size = 3072;
+  c.num_hidden_layers = 28;
+  c.num_attention_heads = 16;
+  c.num_key_value_heads = 8;
+  c.head_dim = 128;
+  c.rms_norm_eps = 1e-6;
+  c.rope_theta = 1000000.0;
+  c.max_position_embeddings = 40960;
+  c.tie_word_embeddings = true;
+  c.initializer_range = 0.02;
+  c.eos_token_id = {151645};
+  c.bos_token_id = 151643;
+  return c;
+}
+
 DecoderConfig DecoderConfig::smollm_135m() {
   DecoderConfig c;
   c.vocab_size = 49152;

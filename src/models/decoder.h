@@ -64,6 +64,7 @@ struct DecoderConfig {
   static DecoderConfig tiny_llama();
   static DecoderConfig tiny_qwen3();
   static DecoderConfig smollm_135m();     // HuggingFaceTB/SmolLM-135M's sizes
+  static DecoderConfig qwen3_0_6b();      // Qwen/Qwen3-0.6B's sizes
 };
 
 // The inverse RoPE frequencies (head_dim / 2) for the config's theta and scaling, in double, as

@@ -22,19 +22,13 @@ at::Tensor VisionLanguageModelImpl::image_tokens(const at::Tensor& pixel_values)
 }
 
 at::Tensor move_prompt_padding_first(const at::Tensor& x, const at::Tensor& prompt_mask, int64_t Q) {
-  const int64_t B = prompt_mask.size(0), Tp = prompt_mask.size(1), L = x.size(1);
-  const auto pads = (prompt_mask == 0).sum(1).to(torch::kCPU);  // (B,)
-  auto order = torch::empty({B, L}, torch::kLong);
-  auto o = order.accessor<int64_t, 2>();
-  for (int64_t b = 0; b < B; ++b) {
-    const int64_t n = pads[b].item<int64_t>();
-    int64_t k = 0;
-    for (int64_t i = 0; i < n; ++i) o[b][k++] = Q + i;     // the prompt's left pads
-    for (int64_t i = 0; i < Q; ++i) o[b][k++] = i;         // image tokens
-    for (int64_t i = Q + n; i < L; ++i) o[b][k++] = i;     // prompt tokens, then target
-  }
-  (void)Tp;
-  order = order.to(x.device());
+  // Row b with n left pads: position j takes element Q + j for j < n (the pads), j - n for
+  // n <= j < n + Q (the image tokens), j after that. Computed on x's device: no host round trip,
+  // so a GPU step neither waits here nor breaks a CUDA graph capture.
+  const int64_t B = prompt_mask.size(0), L = x.size(1);
+  const at::Tensor n = (prompt_mask == 0).sum(1, /*keepdim=*/true).to(x.device(), torch::kLong);  // (B, 1)
+  const at::Tensor j = torch::arange(L, torch::TensorOptions(torch::kLong).device(x.device())).unsqueeze(0);  // (1, L)
+  const at::Tensor order = torch::where(j < n, j + Q, torch::where(j < n + Q, j - n, j));  // (B, L)
   if (x.dim() == 2) return x.gather(1, order);                                    // (B, L)
   return x.gather(1, order.unsqueeze(-1).expand({B, L, x.size(2)}));             // (B, L, D)
 }

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The GPU checks of one device session, in one run (a GPU machine is lent for minutes, not hours):
+#   1. the project's Debian libraries, carried as .deb files in .devdeb/ (the machine has no
+#      package registry), unpacked under /opt/deb and found through pkg-config's sysroot;
+#   2. configure and build against the CUDA LibTorch inside the machine's pip PyTorch;
+#   3. the GPU tests, then our benchmarks (bench_stage_step, bench_generate), then the Python
+#      baseline (bench/python/baseline.py), then the whole test suite;
+#   4. transformers parity fixtures (tools/parity/make_fixtures.py), in the background.
+# Everything lands in $OUT; the last lines printed are the benchmark table.
+#   OUT=/tmp/out tools/gpu/device_checks.sh [--skip-python] [--budget SECONDS]
+set -u
+OUT=${OUT:?set OUT to a folder for the results}
+BUDGET=560
+SKIP_PYTHON=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --skip-python) SKIP_PYTHON=1 ;;
+    --budget) BUDGET=$2; shift ;;
+  esac
+  shift
+done
+T0=$(date +%s)
+elapsed() { echo $(( $(date +%s) - T0 )); }
+left() { echo $(( BUDGET - $(elapsed) )); }
+say() { echo "[$(elapsed)s] $*"; }
+mkdir -p "$OUT"
+
+say "machine: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -1); $(nproc) cores"
+python3 -c 'import torch, transformers, peft; print("torch", torch.__version__, "cuda", torch.version.cuda, "transformers", transformers.__version__, "peft", peft.__version__)' 2>&1 | tail -1
+(. /etc/os-release && echo "os: $PRETTY_NAME"); gcc --version | head -1; cmake --version | head -1
+
+# 1. Libraries.
+DEB=/opt/deb
+mkdir -p $DEB
+for f in .devdeb/*.deb; do dpkg -x "$f" $DEB; done
+LIBDIR=$DEB/usr/lib/x86_64-linux-gnu
+cat > $DEB/pkg-config <<EOS
+#!/bin/sh
+export PKG_CONFIG_SYSROOT_DIR=$DEB PKG_CONFIG_LIBDIR=$LIBDIR/pkgconfig:$DEB/usr/share/pkgconfig
+LD_LIBRARY_PATH=$LIBDIR exec $DEB/usr/bin/pkgconf "\$@"
+EOS
+chmod +x $DEB/pkg-config
+say "libraries unpacked: $($DEB/pkg-config --modversion yaml-cpp libcurl libturbojpeg 2>&1 | tr '\n' ' ')"
+
+# 2. Build (parity fixtures meanwhile: CPU only, small).
+mkdir -p /tmp/parity
+(python3 tools/parity/make_fixtures.py --out /tmp/parity/fixtures > /tmp/parity/make_fixtures.log 2>&1
+ echo "parity fixtures: exit $?" >> /tmp/parity/make_fixtures.log) &
+PARITY=$!
+NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$PREFIX;$DEB/usr" -DPKG_CONFIG_EXECUTABLE=$DEB/pkg-config \
+  -DCMAKE_CUDA_COMPILER="$NVCC" -DCMAKE_CUDA_ARCHITECTURES=90 -DTORCH_CUDA_ARCH_LIST=9.0 -DVLM_WERROR=OFF \
+  -DCMAKE_CXX_FLAGS="-idirafter $DEB/usr/include" \
+  -DCMAKE_EXE_LINKER_FLAGS="-Wl,--disable-new-dtags -Wl,-rpath,$LIBDIR" > "$OUT/build.log" 2>&1
+say "configure: exit $? ($(grep -c 'GPU code paths enabled' "$OUT/build.log") CUDA line)"
+B0=$(elapsed)
+timeout $(( $(left) - 200 )) cmake --build build-gpu -j "$(nproc)" -- -k 0 >> "$OUT/build.log" 2>&1
+BUILD=$?
+say "build: exit $BUILD in $(( $(elapsed) - B0 ))s; $(grep -c 'warning:' "$OUT/build.log") warnings, $(grep -c 'error:' "$OUT/build.log") errors"
+grep -m 20 -B2 'error:' "$OUT/build.log" | cut -c1-400
+export LD_LIBRARY_PATH=$LIBDIR  # our programs only; the Python runs below unset it
+
+# 3a. GPU tests first.
+for t in build-gpu/tests/test_unit_gpu build-gpu/tests/test_e2e_gpu; do
+  [ -x "$t" ] && timeout 120 "$t" 2>&1 | tail -25 | tee -a "$OUT/gpu_tests.log"
+done
+
+# 3b. Our benchmarks.
+: > "$OUT/ours.jsonl"
+run_ours() { [ "$(left)" -gt 60 ] && timeout 90 "$@" --device cuda >> "$OUT/ours.jsonl" 2>> "$OUT/gpu_tests.log"; }
+if [ -x build-gpu/bench/bench_stage_step ]; then
+  for args in "--stage 1 --batch 8" "--stage 1 --batch 128" "--stage 2 --lm smollm --batch 8" \
+              "--stage 2 --lm smollm --batch 128" "--stage 2 --lm qwen3 --batch 8" "--stage 2 --lm qwen3 --batch 64"; do
+    run_ours build-gpu/bench/bench_stage_step $args --steps 20 --warmup 5
+  done
+  run_ours build-gpu/bench/bench_generate --lm smollm --batches 1,32
+  run_ours build-gpu/bench/bench_generate --lm qwen3 --batches 1,32
+fi
+say "ours: $(wc -l < "$OUT/ours.jsonl") results"
+
+# 3c. The Python baseline on the same GPU, right after.
+if [ $SKIP_PYTHON = 0 ] && [ "$(left)" -gt 90 ]; then
+  (unset LD_LIBRARY_PATH; PYTHONUNBUFFERED=1 timeout $(( $(left) - 60 )) python3 bench/python/baseline.py \
+     --json-out "$OUT/python.json" > "$OUT/python.log" 2>&1)
+  say "python baseline: exit $?"; tail -5 "$OUT/python.log"
+fi
+
+# 3d. The whole suite with what time is left.
+if [ "$(left)" -gt 40 ]; then
+  (cd build-gpu && timeout $(( $(left) - 15 )) ctest -j 12 --timeout 120 > "$OUT/ctest.log" 2>&1)
+  say "ctest: exit $?"; grep -E "tests passed|tests failed|\*\*\*Failed|Timeout" "$OUT/ctest.log" | head -20
+fi
+wait $PARITY 2>/dev/null; tail -2 /tmp/parity/make_fixtures.log; tar czf "$OUT/parity.tgz" -C /tmp/parity .
+gzip -f "$OUT/build.log"
+(unset LD_LIBRARY_PATH; python3 tools/gpu/report.py "$OUT/ours.jsonl" "$OUT/python.json" 2>&1 | tee "$OUT/table.md")
+say "done"
