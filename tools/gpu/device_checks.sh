@@ -75,6 +75,9 @@ if [ -x build-gpu/bench/bench_stage_step ]; then
               "--stage 2 --lm smollm --batch 128" "--stage 2 --lm qwen3 --batch 8" "--stage 2 --lm qwen3 --batch 64"; do
     run_ours build-gpu/bench/bench_stage_step $args --steps 20 --warmup 5
   done
+  for args in "--stage 1 --batch 8" "--stage 2 --lm smollm --batch 8" "--stage 2 --lm qwen3 --batch 8"; do
+    [ -x build-gpu/bench/bench_stage_step_graph ] && run_ours build-gpu/bench/bench_stage_step_graph $args --steps 20 --warmup 5
+  done
   run_ours build-gpu/bench/bench_generate --lm smollm --batches 1,32
   run_ours build-gpu/bench/bench_generate --lm qwen3 --batches 1,32
 fi

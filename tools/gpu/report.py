@@ -95,11 +95,11 @@ def main():
     table = {}
     for r in rows:
         table.setdefault(key(r), {})[r["impl"]] = r
-    print("| workload | batch | vlm | Python (transformers + peft) | speedup | peak GiB vlm / Python | MFU vlm / Python |")
-    print("|---|---|---|---|---|---|---|")
+    print("| workload | batch | vlm | Python (transformers + peft) | speedup | peak GiB vlm / Python | MFU vlm / Python | vlm, CUDA graph |")
+    print("|---|---|---|---|---|---|---|---|")
     for k in sorted(table, key=lambda k: (k[0] == "generate", k)):
         what, lm, batch = k
-        ours, py = table[k].get("cpp"), table[k].get("python")
+        ours, py, graph = table[k].get("cpp"), table[k].get("python"), table[k].get("cpp-graph")
         name = what if not lm else f"{what} {lm}"
         if what == "generate":
             a, b = (ours or {}).get("tokens_per_s"), (py or {}).get("tokens_per_s")
@@ -114,7 +114,10 @@ def main():
             mfu = f"{m(ours)} / {m(py)}" if what == "stage2" else ""
         fmt = lambda v: f"{v:.1f} {unit}" if v else "-"
         speed = f"{a / b:.2f}x" if a and b else "-"
-        print(f"| {name} | {batch} | {fmt(a)} | {fmt(b)} | {speed} | {mem} | {mfu} |")
+        g = ""
+        if graph:
+            g = f"{graph['samples_per_s']:.1f} samples/s" + (f" ({graph['samples_per_s'] / b:.2f}x)" if b else "")
+        print(f"| {name} | {batch} | {fmt(a)} | {fmt(b)} | {speed} | {mem} | {mfu} | {g} |")
     errors = [r for r in load(args.ours, args.python) if r.get("error")]
     for r in errors:
         print(f"error: {r['impl']} {r['what']} {r.get('lm', '')} batch {r.get('batch')}: {r['error'][:200]}")

@@ -1,0 +1,133 @@
+// The workloads of bench_stage_step and bench_stage_step_graph: stage 1 or stage 2 at the
+// mission's real sizes with random weights and a fixed synthetic batch (see stage_step.cpp).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "models/adapter.h"
+#include "models/lora.h"
+#include "models/vlm.h"
+#include "real_models.h"
+#include "train/losses.h"
+#include "train/param_groups.h"
+#include "train/stage1_task.h"
+
+namespace vlm::bench {
+
+struct Args {
+  int stage = 2;
+  std::string lm = "smollm";
+  int64_t batch = 8, steps = 20, warmup = 5, text_len = 32, prompt_len = 32, target_len = 24;
+  std::string device = "auto", precision = "bf16";
+  int threads = 0;
+};
+
+inline Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(k + " needs a value");
+      return argv[++i];
+    };
+    if (k == "--stage") a.stage = std::stoi(next());
+    else if (k == "--lm") a.lm = next();
+    else if (k == "--batch") a.batch = std::stoll(next());
+    else if (k == "--steps") a.steps = std::stoll(next());
+    else if (k == "--warmup") a.warmup = std::stoll(next());
+    else if (k == "--text-len") a.text_len = std::stoll(next());
+    else if (k == "--prompt-len") a.prompt_len = std::stoll(next());
+    else if (k == "--target-len") a.target_len = std::stoll(next());
+    else if (k == "--device") a.device = next();
+    else if (k == "--precision") a.precision = next();
+    else if (k == "--threads") a.threads = std::stoi(next());
+    else throw std::invalid_argument("unknown option " + k);
+  }
+  if (a.stage != 1 && a.stage != 2) throw std::invalid_argument("--stage is 1 or 2");
+  return a;
+}
+
+// What one step needs: the loss of a fixed synthetic batch and the parameter groups.
+struct Workload {
+  std::shared_ptr<torch::nn::Module> module;
+  std::function<at::Tensor()> loss;  // forward under the caller's autocast, fp32 scalar
+  std::vector<train::ParamRule> rules;
+  train::OptimizerKind optimizer = train::OptimizerKind::kAdamW;
+  double lr = 1e-4, weight_decay = 0.0, clip = 0.0;
+};
+
+inline Workload stage1(const Args& a, const c10::Device& device) {
+  auto vit = models::ViTModel(bench::vit_base_16());
+  for (auto& p : vit->parameters()) p.set_requires_grad(false);
+  auto qformer = models::QFormer(bench::qformer_distilbert(vit->config().hidden_size));
+  auto model = std::make_shared<train::AlignmentModelImpl>(vit, qformer, 0.07, /*learn_temperature=*/false, 0);
+  model->to(device);
+  model->train();
+  const auto pixels = torch::randn({a.batch, 3, 224, 224}, torch::TensorOptions(device));
+  const auto ids = torch::randint(1000, 30000, {a.batch, a.text_len}, torch::TensorOptions(torch::kLong).device(device));
+  const auto mask = torch::ones_like(ids);
+  Workload w;
+  w.module = model;
+  w.loss = [model, pixels, ids, mask]() mutable {
+    const at::Tensor feats = model->vision_features(pixels);      // (B, 197, 768), no grad
+    const at::Tensor image = model->qformer->image_embeds(feats);  // (B, 32, 256)
+    const at::Tensor txt = model->qformer->text_embed(ids, mask);  // (B, 256)
+    const at::Tensor pooled = torch::nn::functional::normalize(image.mean(1), torch::nn::functional::NormalizeFuncOptions().dim(-1));
+    return train::contrastive_loss(pooled, txt, {.temperature = 0.07}).loss;
+  };
+  // configs/cc-*/stage1.yaml: Adam, cross-attention and queries at 1e-4, the rest at 1e-5, no clipping.
+  w.rules = {{.label = "cross_attention_and_queries",
+              .pattern = R"(^qformer\.(query_tokens$|.*\.crossattention\.|.*\.ca_layer_norm\.))"},
+             {.label = "qformer_other", .pattern = R"(^qformer\.)", .lr_scale = 0.1}};
+  w.optimizer = train::OptimizerKind::kAdam;
+  return w;
+}
+
+inline Workload stage2(const Args& a, const c10::Device& device) {
+  auto vit = models::ViTModel(bench::vit_base_16());
+  for (auto& p : vit->parameters()) p.set_requires_grad(false);
+  auto qformer = models::QFormer(bench::qformer_distilbert(vit->config().hidden_size));
+  auto lm = models::DecoderLM(bench::lm_config(a.lm));
+  for (auto& p : lm->parameters()) p.set_requires_grad(false);
+  models::LoraConfig lora;
+  lora.r = 64;
+  lora.lora_alpha = 128;
+  lora.lora_dropout = 0.1;
+  models::apply_lora(*lm, lora);
+  models::AdapterConfig acfg;
+  acfg.input_size = qformer->config().hidden_size();
+  acfg.hidden_size = lm->config().hidden_size;
+  acfg.output_size = lm->config().hidden_size;
+  auto model = models::VisionLanguageModel(vit, qformer, models::Adapter(acfg), lm);
+  model->to(device);
+  model->train();
+  auto ids = [&](int64_t len) {
+    return torch::randint(100, 20000, {a.batch, len}, torch::TensorOptions(torch::kLong).device(device));
+  };
+  models::VlmBatch batch{torch::randn({a.batch, 3, 224, 224}, torch::TensorOptions(device)), ids(a.prompt_len),
+                         torch::ones({a.batch, a.prompt_len}, torch::TensorOptions(torch::kLong).device(device)),
+                         ids(a.target_len),
+                         torch::ones({a.batch, a.target_len}, torch::TensorOptions(torch::kLong).device(device))};
+  const auto count = torch::full({}, a.batch * a.target_len, torch::TensorOptions(torch::kLong).device(device));
+  Workload w;
+  w.module = model.ptr();
+  w.loss = [model, batch, count]() mutable {
+    const auto [logits, labels] = model->logits_and_labels(batch);
+    return train::causal_lm_loss(logits, labels, count);
+  };
+  // configs/cc-*/stage2.yaml: AdamW, Q-Former at 1e-4, adapter and LoRA at 5e-4, clip 1.0.
+  w.rules = {{.label = "qformer", .pattern = R"(^qformer\.)", .lr = 1e-4},
+             {.label = "adapter", .pattern = R"(^adapter\.)", .lr = 5e-4},
+             {.label = "lora", .pattern = R"(\.lora_[AB]\.)", .lr = 5e-4}};
+  w.weight_decay = 0.01;
+  w.clip = 1.0;
+  return w;
+}
+
+}  // namespace vlm::bench
