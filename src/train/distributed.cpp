@@ -3,11 +3,15 @@
 // C++ program needs (LibTorch ships no C++ DDP), and the gather-with-gradient is OpenCLIP's.
 #include "train/distributed.h"
 
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
-// NCCL only where LibTorch was built with it and its header is reachable (a pip wheel keeps nccl.h
-// in a separate package).
+// Gloo where its headers are reachable (Debian: libgloo-dev; a LibTorch that ships them), NCCL
+// where LibTorch was built with it and nccl.h is reachable (a pip wheel keeps it in the
+// nvidia-nccl package). A build with neither refuses WORLD_SIZE > 1 with a clear message.
+#if defined(USE_C10D_GLOO) && __has_include(<gloo/algorithm.h>)
+#define VLM_HAS_GLOO 1
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #if defined(USE_C10D_NCCL) && __has_include(<nccl.h>)
 #define VLM_HAS_NCCL 1
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -80,6 +84,14 @@ struct GatherWithGrad : public torch::autograd::Function<GatherWithGrad> {
 
 }  // namespace
 
+bool data_parallel_available() {
+#if defined(VLM_HAS_GLOO) || defined(VLM_HAS_NCCL)
+  return true;
+#else
+  return false;
+#endif
+}
+
 DistEnv dist_env_from_environment() {
   DistEnv env;
   env.world_size = env_int("WORLD_SIZE", 1);
@@ -116,12 +128,18 @@ Distributed::Distributed(const DistEnv& env, bool cuda, std::chrono::millisecond
       impl_->device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
     }
 #endif
+#ifdef VLM_HAS_GLOO
     if (!impl_->group) {
       auto options = c10d::ProcessGroupGloo::Options::create(timeout);
       options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(env.master_addr));
       options->threads = 2;
       impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, env.rank, env.world_size, options);
       impl_->backend = "gloo";
+    }
+#endif
+    if (!impl_->group) {
+      throw Error("this build of vlm has no c10d backend for data parallelism (neither Gloo nor NCCL headers were found)",
+                  "build against a LibTorch with Gloo headers (Debian: libgloo-dev) or, on GPUs, with nccl.h reachable");
     }
   } catch (const c10::Error& e) {
     throw Error(vlm::str("rank ", env.rank, " of ", env.world_size, ": cannot join the process group at ",

@@ -33,6 +33,9 @@ DistEnv dist_env_from_environment();
 // divide by the world size twice.
 enum class GradReduction { kMean, kSum };
 
+// True when this build has a c10d backend for several processes (Gloo, or NCCL for GPUs).
+bool data_parallel_available();
+
 class Distributed {
  public:
   // Rank 0 hosts the TCPStore at master_addr:master_port; every rank connects and builds the
