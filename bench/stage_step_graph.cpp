@@ -6,8 +6,6 @@
 //   bench_stage_step_graph --stage 1|2 [--lm smollm|qwen3] [--batch 8] [--steps 20] [--warmup 5]
 #include <torch/torch.h>
 
-#include <algorithm>
-#include <chrono>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -41,14 +39,9 @@ int main(int argc, char** argv) {
     if (!device.is_cuda()) throw std::invalid_argument("CUDA graphs need --device cuda");
     const bool bf16 = a.precision == "bf16";
     bench::Workload w = a.stage == 1 ? bench::stage1(a, device) : bench::stage2(a, device);
-    train::ParamGroupOptions go;
-    go.lr = w.lr;
-    go.weight_decay = w.weight_decay;
-    go.rules = w.rules;
-    const auto groups = train::build_param_groups(*w.module, go);
-    auto optimizer = train::make_optimizer(groups, {.kind = w.optimizer});
-    std::vector<at::Tensor> params;
-    for (const auto& g : groups) params.insert(params.end(), g.params.begin(), g.params.end());
+    bench::Training t = bench::make_training(w);
+    const std::vector<at::Tensor>& params = t.params;
+    auto& optimizer = t.optimizer;
     at::Tensor loss, norm;
     auto forward_backward = [&] {
       {
@@ -82,36 +75,10 @@ int main(int argc, char** argv) {
       graph.replay();
       if (train::all_finite({loss, norm})) optimizer->step();
     };
-    for (int64_t i = 0; i < a.warmup; ++i) step();
-    accelerator::synchronize(device);
-    accelerator::reset_peak_memory(device);
-    std::vector<double> ms;
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < a.steps; ++i) {
-      const auto s = std::chrono::steady_clock::now();
-      step();
-      accelerator::synchronize(device);
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
-    }
-    const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::sort(ms.begin(), ms.end());
-    const double step_ms = ms[ms.size() / 2];
-    std::cout << nlohmann::json{{"impl", "cpp-graph"},
-                                {"what", a.stage == 1 ? "stage1" : "stage2"},
-                                {"lm", a.stage == 1 ? "" : a.lm},
-                                {"batch", a.batch},
-                                {"device", device.str()},
-                                {"precision", a.precision},
-                                {"step_ms", step_ms},
-                                {"mean_step_ms", 1000.0 * total_s / static_cast<double>(a.steps)},
-                                {"samples_per_s", static_cast<double>(a.batch) * 1000.0 / step_ms},
-                                {"peak_gib", static_cast<double>(accelerator::peak_memory_bytes(device)) / (1024.0 * 1024.0 * 1024.0)},
-                                {"loss", loss.item<double>()},
-                                {"text_len", a.text_len},
-                                {"prompt_len", a.prompt_len},
-                                {"target_len", a.target_len}}
-                     .dump()
-              << std::endl;
+    nlohmann::json out = bench::time_steps(step, a, device, "cpp-graph");
+    out["trainable_params"] = t.trainable;
+    out["loss"] = loss.item<double>();
+    std::cout << out.dump() << std::endl;
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "bench_stage_step_graph: " << e.what() << "\n";

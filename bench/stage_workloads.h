@@ -4,12 +4,17 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "core/accelerator.h"
 #include "models/adapter.h"
 #include "models/lora.h"
 #include "models/vlm.h"
@@ -128,6 +133,65 @@ inline Workload stage2(const Args& a, const c10::Device& device) {
   w.weight_decay = 0.01;
   w.clip = 1.0;
   return w;
+}
+
+// The parameter groups and optimizer of a workload, as the trainer builds them.
+struct Training {
+  std::vector<train::ParamGroup> groups;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::vector<at::Tensor> params;
+  int64_t trainable = 0;  // trainable parameter count
+};
+
+inline Training make_training(const Workload& w) {
+  train::ParamGroupOptions go;
+  go.lr = w.lr;
+  go.weight_decay = w.weight_decay;
+  go.rules = w.rules;
+  Training t;
+  t.groups = train::build_param_groups(*w.module, go);
+  t.optimizer = train::make_optimizer(t.groups, {.kind = w.optimizer});
+  for (const auto& g : t.groups) {
+    for (const auto& p : g.params) {
+      t.params.push_back(p);
+      t.trainable += p.numel();
+    }
+  }
+  return t;
+}
+
+// Runs `step` a.warmup times, then times a.steps of them, waiting for the device after each,
+// and returns the result line: median and mean step time, samples/s, peak memory of the timed steps.
+inline nlohmann::json time_steps(const std::function<void()>& step, const Args& a, const c10::Device& device,
+                                 const std::string& impl) {
+  for (int64_t i = 0; i < a.warmup; ++i) step();
+  accelerator::synchronize(device);
+  accelerator::reset_peak_memory(device);
+  std::vector<double> ms;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < a.steps; ++i) {
+    const auto s = std::chrono::steady_clock::now();
+    step();
+    accelerator::synchronize(device);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
+  }
+  const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::sort(ms.begin(), ms.end());
+  const double step_ms = ms.empty() ? 0.0 : ms[ms.size() / 2];
+  return {{"impl", impl},
+          {"what", a.stage == 1 ? "stage1" : "stage2"},
+          {"lm", a.stage == 1 ? "" : a.lm},
+          {"batch", a.batch},
+          {"device", device.str()},
+          {"precision", a.precision},
+          {"threads", torch::get_num_threads()},
+          {"step_ms", step_ms},
+          {"mean_step_ms", 1000.0 * total_s / static_cast<double>(std::max<int64_t>(1, a.steps))},
+          {"samples_per_s", static_cast<double>(a.batch) * 1000.0 / std::max(1e-9, step_ms)},
+          {"peak_gib", static_cast<double>(accelerator::peak_memory_bytes(device)) / (1024.0 * 1024.0 * 1024.0)},
+          {"text_len", a.text_len},
+          {"prompt_len", a.prompt_len},
+          {"target_len", a.target_len}};
 }
 
 }  // namespace vlm::bench
