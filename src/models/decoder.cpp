@@ -255,15 +255,23 @@ at::Tensor rope_inv_freq(const DecoderConfig& cfg) {
   return torch::where(medium, smoothed, scaled);
 }
 
-at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& positions, const at::Tensor& inv_freq) {
-  const auto compute = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-  const at::Tensor freqs = positions.to(x.device(), compute).unsqueeze(-1) *
-                           inv_freq.to(x.device(), compute);                    // (B, T, Dh/2)
-  const at::Tensor emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);           // (B, 1, T, Dh)
-  const at::Tensor cos = emb.cos().to(x.scalar_type()), sin = emb.sin().to(x.scalar_type());
+at::Tensor rope_tables(const at::Tensor& positions, const at::Tensor& inv_freq, bool double_precision) {
+  const auto compute = double_precision ? at::kDouble : at::kFloat;
+  const at::Tensor freqs = positions.to(compute).unsqueeze(-1) *
+                           inv_freq.to(positions.device(), compute);  // (B, T, Dh/2)
+  const at::Tensor emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);  // (B, 1, T, Dh)
+  return torch::stack({emb.cos(), emb.sin()});                          // (2, B, 1, T, Dh)
+}
+
+at::Tensor apply_rope_tables(const at::Tensor& x, const at::Tensor& tables) {
+  const at::Tensor cs = tables.to(x.scalar_type());  // no-op when the dtypes agree
   const int64_t half = x.size(-1) / 2;
   const at::Tensor rotated = torch::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);  // (B, H, T, Dh)
-  return x * cos + rotated * sin;
+  return x * cs[0] + rotated * cs[1];
+}
+
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& positions, const at::Tensor& inv_freq) {
+  return apply_rope_tables(x, rope_tables(positions.to(x.device()), inv_freq, x.scalar_type() == at::kDouble));
 }
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
@@ -287,8 +295,8 @@ DecoderAttentionImpl::DecoderAttentionImpl(const DecoderConfig& cfg) : cfg_(cfg)
   }
 }
 
-at::Tensor DecoderAttentionImpl::forward(const at::Tensor& x, const at::Tensor& positions, const at::Tensor& inv_freq,
-                                         const at::Tensor& mask, bool is_causal, LayerCache* cache) {
+at::Tensor DecoderAttentionImpl::forward(const at::Tensor& x, const at::Tensor& rope, const at::Tensor& mask,
+                                         bool is_causal, LayerCache* cache) {
   const int64_t B = x.size(0), T = x.size(1);
   const int64_t H = cfg_.num_attention_heads, Hkv = cfg_.num_key_value_heads, Dh = cfg_.head_dim;
   at::Tensor q = q_proj(x).view({B, T, H, Dh});    // (B, T, H, Dh)
@@ -298,8 +306,9 @@ at::Tensor DecoderAttentionImpl::forward(const at::Tensor& x, const at::Tensor& 
     q = q_norm(q);
     k = k_norm(k);
   }
-  q = apply_rope(q.transpose(1, 2), positions, inv_freq);  // (B, H, T, Dh)
-  k = apply_rope(k.transpose(1, 2), positions, inv_freq);  // (B, Hkv, T, Dh)
+  const at::Tensor tables = rope.to(q.scalar_type());  // one cast for q and k
+  q = apply_rope_tables(q.transpose(1, 2), tables);    // (B, H, T, Dh)
+  k = apply_rope_tables(k.transpose(1, 2), tables);    // (B, Hkv, T, Dh)
   if (cache != nullptr) {
     if (cache->keys.defined()) {
       k = torch::cat({cache->keys, k}, 2);    // (B, Hkv, S, Dh)
@@ -331,9 +340,9 @@ DecoderLayerImpl::DecoderLayerImpl(const DecoderConfig& cfg) {
   post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(cfg.hidden_size, cfg.rms_norm_eps));
 }
 
-at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& positions, const at::Tensor& inv_freq,
-                                     const at::Tensor& mask, bool is_causal, LayerCache* cache) {
-  const at::Tensor h = x + self_attn(input_layernorm(x), positions, inv_freq, mask, is_causal, cache);  // (B, T, D)
+at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& rope, const at::Tensor& mask,
+                                     bool is_causal, LayerCache* cache) {
+  const at::Tensor h = x + self_attn(input_layernorm(x), rope, mask, is_causal, cache);  // (B, T, D)
   return h + mlp(post_attention_layernorm(h));                                                          // (B, T, D)
 }
 
@@ -435,8 +444,11 @@ DecoderOutput DecoderLMImpl::forward(const DecoderInput& in) {
     mask = additive_from_bool(allowed, x.scalar_type());
   }
 
+  if (!inv_freq_device_.defined() || inv_freq_device_.device() != device) inv_freq_device_ = inv_freq_.to(device);
+  // cos/sin once for all layers (fp32; double when the model runs in double).
+  const at::Tensor rope = rope_tables(positions.to(device), inv_freq_device_, x.scalar_type() == at::kDouble);  // (2, B, 1, T, Dh)
   for (size_t i = 0; i < layers.size(); ++i)
-    x = layers[i](x, positions, inv_freq_, mask, is_causal, cache != nullptr ? &cache->layers[i] : nullptr);
+    x = layers[i](x, rope, mask, is_causal, cache != nullptr ? &cache->layers[i] : nullptr);
   DecoderOutput out;
   out.last_hidden_state = norm(x);  // (B, T, D)
   if (in.compute_logits) {

@@ -72,6 +72,11 @@ struct DecoderConfig {
 at::Tensor rope_inv_freq(const DecoderConfig& cfg);
 // x (B, H, T, Dh) rotated at positions (B, T): x cos + rotate_half(x) sin with cos/sin computed in fp32.
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& positions, const at::Tensor& inv_freq);
+// The same in two halves, so a forward computes the tables once for every layer: rope_tables gives
+// cos and sin stacked (2, B, 1, T, Dh) in fp32 (double for double), on positions' device;
+// apply_rope_tables rotates x (B, H, T, Dh) with them, in x's dtype.
+at::Tensor rope_tables(const at::Tensor& positions, const at::Tensor& inv_freq, bool double_precision = false);
+at::Tensor apply_rope_tables(const at::Tensor& x, const at::Tensor& tables);
 // weight * x / sqrt(mean(x^2) + eps), computed in fp32 (in the input dtype when it is double).
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 
@@ -98,9 +103,10 @@ struct KVCache {
 class DecoderAttentionImpl : public torch::nn::Module {
  public:
   explicit DecoderAttentionImpl(const DecoderConfig& cfg);
-  // x (B, T, D), positions (B, T), mask additive (B, 1, T, S) or undefined with is_causal.
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& positions, const at::Tensor& inv_freq,
-                     const at::Tensor& mask, bool is_causal, LayerCache* cache);
+  // x (B, T, D), rope: rope_tables of the positions (B, T), mask additive (B, 1, T, S) or undefined
+  // with is_causal.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& rope, const at::Tensor& mask, bool is_causal,
+                     LayerCache* cache);
   LoraLinear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};  // qwen3 only
 
@@ -120,8 +126,8 @@ TORCH_MODULE(DecoderMLP);
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   explicit DecoderLayerImpl(const DecoderConfig& cfg);
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& positions, const at::Tensor& inv_freq,
-                     const at::Tensor& mask, bool is_causal, LayerCache* cache);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& rope, const at::Tensor& mask, bool is_causal,
+                     LayerCache* cache);
   DecoderAttention self_attn{nullptr};
   DecoderMLP mlp{nullptr};
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
@@ -165,7 +171,8 @@ class DecoderLMImpl : public torch::nn::Module {
 
  private:
   DecoderConfig cfg_;
-  at::Tensor inv_freq_;  // (Dh / 2) double, not a parameter: rebuilt from the config
+  at::Tensor inv_freq_;         // (Dh / 2) double, not a parameter: rebuilt from the config
+  at::Tensor inv_freq_device_;  // inv_freq_ on the device of the last forward: no host copy per call
 };
 TORCH_MODULE(DecoderLM);
 
