@@ -68,7 +68,8 @@ export LD_LIBRARY_PATH=$LIBDIR  # our programs only; the Python runs below unset
 
 # 3a. GPU tests first.
 for t in build-gpu/tests/test_unit_gpu build-gpu/tests/test_e2e_gpu; do
-  [ -x "$t" ] && timeout 120 "$t" 2>&1 | tail -25 | tee -a "$OUT/gpu_tests.log"
+  [ -x "$t" ] && timeout 120 "$t" >> "$OUT/gpu_tests.log" 2>&1
+  [ -x "$t" ] && grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$OUT/gpu_tests.log" | tail -5
 done
 
 # 3b. Our benchmarks.
@@ -101,7 +102,7 @@ if [ "$(left)" -gt 60 ]; then
   say "build of the rest: exit $? in $(( $(elapsed) - B1 ))s; $(grep -c 'error:' "$OUT/build.log") errors in all"
 fi
 if [ "$(left)" -gt 30 ]; then
-  (cd build-gpu && timeout $(( $(left) - 15 )) ctest -j 12 --timeout 120 > "$OUT/ctest.log" 2>&1)
+  (cd build-gpu && timeout $(( $(left) - 15 )) ctest -j 12 --timeout 120 --output-on-failure > "$OUT/ctest.log" 2>&1)
   say "ctest: exit $?"; grep -E "tests passed|tests failed|\*\*\*Failed|Timeout" "$OUT/ctest.log" | head -20
 fi
 wait $PARITY 2>/dev/null; tail -2 /tmp/parity/make_fixtures.log; tar czf "$OUT/parity.tgz" -C /tmp/parity .
