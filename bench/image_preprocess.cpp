@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -18,40 +17,15 @@
 #include <string>
 #include <vector>
 
-#include "data/augment.h"
 #include "data/image.h"
 #include "data/image_internal.h"
 #include "data/preprocess.h"
-#include "data/synthetic.h"
+#include "photos.h"
 
 namespace {
 
 using namespace vlm::data;
 namespace fs = std::filesystem;
-
-// A photo-like picture (500x375 by default): a synthetic scene rendered at the longer side,
-// cropped, with a smooth colour gradient and per-pixel grain so the JPEG carries photo-like
-// entropy (~50-60 KB at 500x375, quality 90).
-Image make_photo(int index, int width, int height) {
-  SyntheticConfig config;
-  config.seed = 77;
-  config.image_size = std::max(width, height);
-  const SyntheticSample s = generate_sample(config, SyntheticSplit::kTrain, static_cast<uint64_t>(index));
-  Image im = crop_image(s.image, (config.image_size - width) / 2, (config.image_size - height) / 2, width, height);
-  uint64_t state = 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(index + 1);
-  for (int y = 0; y < im.height; ++y) {
-    for (int x = 0; x < im.width; ++x) {
-      uint8_t* p = im.pixel(x, y);
-      for (int c = 0; c < 3; ++c) {
-        state = state * 6364136223846793005ull + 1442695040888963407ull;
-        const double grain = static_cast<double>((state >> 33) % 25) - 12.0;
-        const double wave = 25.0 * std::sin(0.02 * x * (c + 1) + 0.015 * y + index);
-        p[c] = static_cast<uint8_t>(std::clamp(p[c] + wave + grain, 0.0, 255.0));
-      }
-    }
-  }
-  return im;
-}
 
 struct Rate {
   double per_cpu_s = 0;   // images per CPU-second of this thread: per-core throughput
@@ -109,7 +83,7 @@ int main(int argc, char** argv) {
     char name[32];
     std::snprintf(name, sizeof(name), "%05d.jpg", i);
     const fs::path path = dir / name;
-    if (!fs::exists(path)) write_jpeg(path.string(), make_photo(i, width, height), 90);
+    if (!fs::exists(path)) write_jpeg(path.string(), vlm::bench::make_photo(i, width, height).image, 90);
     bytes += fs::file_size(path);
     files.push_back(path.string());
   }
