@@ -24,6 +24,10 @@ void VisionSection::bind(Binder& b) {
   b.field("num_attention_heads", num_attention_heads, "from-scratch heads", at_least(1));
   b.field("intermediate_size", intermediate_size, "from-scratch MLP width", at_least(1));
   b.field("train", train, "train the ViT too (only sensible from scratch, as in the demo)");
+  b.field("feature_cache", feature_cache,
+          "stage 1, frozen ViT: folder where its features are computed once and read every epoch; empty = off");
+  b.field("feature_cache_dtype", feature_cache_dtype, "feature cache storage: bf16 | fp16 | fp32 (exact, 2x disk)",
+          {"bf16", "fp16", "fp32"});
 }
 
 void QFormerSection::bind(Binder& b) {
@@ -154,6 +158,18 @@ void RunConfig::validate() const {
   }
   if (lm.num_attention_heads % lm.num_key_value_heads != 0) {
     throw ConfigError("lm.num_key_value_heads", "must divide lm.num_attention_heads");
+  }
+  if (!vision.feature_cache.empty()) {
+    // Cached features are right only when every epoch would have computed the same ones.
+    const char* off = "or turn the cache off with vision.feature_cache: \"\"";
+    if (train.stage != "stage1")
+      throw ConfigError("vision.feature_cache", "is for stage 1 only, got stage " + train.stage, off);
+    if (vision.train)
+      throw ConfigError("vision.feature_cache", "cannot cache a ViT that is being trained (vision.train: true)",
+                        str("set vision.train: false, ", off));
+    if (data.augment)
+      throw ConfigError("vision.feature_cache", "cannot cache features of augmented images (data.augment: true)",
+                        str("set data.augment: false, ", off));
   }
   if (train.warmup_steps > train.steps) {
     throw ConfigError("train.warmup_steps", str("is ", train.warmup_steps, ", more than train.steps ", train.steps));

@@ -32,6 +32,10 @@ struct VisionSection {
   int64_t num_attention_heads = 12;
   int64_t intermediate_size = 3072;
   bool train = false;              // the real setup freezes it; the demo trains it from scratch
+  // Stage 1 with a frozen ViT: its features computed once into this folder and read from there
+  // every epoch (train/feature_cache.h); empty = off. e.g. "cache/vit-features".
+  std::string feature_cache;
+  std::string feature_cache_dtype = "bf16";  // bf16 | fp16 | fp32 (exact, twice the disk)
   void bind(Binder& b);
 };
 

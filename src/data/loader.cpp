@@ -63,6 +63,8 @@ void LoaderOptions::validate() const {
   if (world_size < 1 || rank < 0 || rank >= world_size)
     throw ConfigError("rank", str("rank ", rank, " of world size ", world_size, " is impossible"));
   if (image_size < 0) throw ConfigError("image_size", str("must be >= 0, got ", image_size));
+  if (!decode_images && augment.enabled())
+    throw ConfigError("augment", "needs decoded images", "turn augmentation off when images are not decoded");
   preprocess.validate();
   augment.validate();
 }
@@ -157,11 +159,15 @@ std::shared_ptr<Loader::Loaded> Loader::load(int64_t global) const {
     out->caption = sample.captions[pick % sample.captions.size()];
   }
   try {
+    if (!options_.decode_images) {
+      if (options_.skip_reason) out->reason = options_.skip_reason(sample);
+      if (!out->reason.empty()) return out;
+      if (options_.transform) out->extra = options_.transform(sample, out->caption, epoch);
+      out->ok = true;
+      return out;
+    }
     Image image;
-    DecodeOptions decode;
-    decode.min_side_hint = preprocess_.decode_hint();
-    decode.fast_jpeg = preprocess_.fast_decode;
-    out->reason = try_decode(sample, decode, &image);
+    out->reason = try_decode(sample, decode_options(), &image);
     if (!out->reason.empty()) return out;
     if (options_.augment.enabled()) {
       AugmentResult r = augment(image, out->caption, options_.augment, static_cast<uint64_t>(epoch),
@@ -177,6 +183,20 @@ std::shared_ptr<Loader::Loaded> Loader::load(int64_t global) const {
     out->error = std::current_exception();
   }
   return out;
+}
+
+DecodeOptions Loader::decode_options() const {
+  DecodeOptions decode;
+  decode.min_side_hint = preprocess_.decode_hint();
+  decode.fast_jpeg = preprocess_.fast_decode;
+  return decode;
+}
+
+std::string Loader::skip_reason(int64_t index) const {
+  if (index < 0 || index >= static_cast<int64_t>(dataset_->samples.size()))
+    throw Error(str("Loader: sample index ", index, " outside the dataset of ", dataset_->samples.size()));
+  Image image;
+  return try_decode(dataset_->samples[static_cast<size_t>(index)], decode_options(), &image);
 }
 
 void Loader::start_workers() {
@@ -261,12 +281,13 @@ std::optional<Batch> Loader::next() {
     batch.epoch = epoch;
     batch.position_after = cursor_ - epoch * per_rank_;
     const auto n = static_cast<int64_t>(items.size());
-    batch.pixel_values = torch::empty({n, 3, out_h_, out_w_}, torch::kFloat32);
-    float* dst = batch.pixel_values.data_ptr<float>();
+    if (options_.decode_images) batch.pixel_values = torch::empty({n, 3, out_h_, out_w_}, torch::kFloat32);
     const size_t per_image = static_cast<size_t>(3 * out_h_ * out_w_);
     for (int64_t i = 0; i < n; ++i) {
       Loaded& item = *items[static_cast<size_t>(i)];
-      std::memcpy(dst + i * per_image, item.pixels.data(), per_image * sizeof(float));
+      if (options_.decode_images)
+        std::memcpy(batch.pixel_values.data_ptr<float>() + i * per_image, item.pixels.data(),
+                    per_image * sizeof(float));
       batch.keys.push_back(std::move(item.key));
       batch.captions.push_back(std::move(item.caption));
       batch.qa.push_back(std::move(item.qa));

@@ -48,6 +48,11 @@ struct LoaderOptions {
   int image_size = 0;              // > 0: overrides preprocess height/width (and crop) with a square size
   AugmentConfig augment;           // off by default; seeded by (seed, epoch, sample index)
   SampleTransform transform;       // optional
+  // false: images are neither read nor decoded (batches carry no pixel_values), e.g. when the
+  // image features come from a cache; `skip_reason` then names the samples decoding would have
+  // skipped, with the decoder's reason ("" = keep), so order, skips and stats stay the same.
+  bool decode_images = true;
+  std::function<std::string(const SampleRef& sample)> skip_reason;
   void validate() const;           // throws ConfigError
 };
 
@@ -67,7 +72,7 @@ struct LoaderState {
 };
 
 struct Batch {
-  at::Tensor pixel_values;                 // (B, 3, H, W) float32
+  at::Tensor pixel_values;                 // (B, 3, H, W) float32; undefined without decode_images
   std::vector<std::string> keys;
   std::vector<std::string> captions;       // one per sample, chosen by (seed, epoch, key) among several
   std::vector<std::vector<QA>> qa;
@@ -98,12 +103,17 @@ class Loader {
   // The dataset index of this rank's `position`-th sample of `epoch` (exposed for tests).
   int64_t sample_at(int64_t epoch, int64_t position) const;
 
+  // Why dataset sample `index` would be skipped ("" when it loads): read and decoded as the
+  // workers do it (e.g. to record the reasons of samples a one-pass reader never received).
+  std::string skip_reason(int64_t index) const;
+
  private:
   struct Loaded;
   void start_workers();
   void stop_workers();
   void worker_loop();
   std::shared_ptr<Loaded> load(int64_t global) const;
+  DecodeOptions decode_options() const;
   std::shared_ptr<Loaded> take(int64_t global);
   std::shared_ptr<const std::vector<int64_t>> permutation(int64_t epoch) const;
 

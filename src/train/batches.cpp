@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "data/loader.h"
 #include "data/split.h"
+#include "train/feature_cache.h"
 
 namespace vlm::train {
 namespace {
@@ -28,6 +29,12 @@ class LoaderSource final : public BatchSource {
     if (!b) throw Error("the data loader ran dry");
     ImageTextBatch out;
     out.pixel_values = b->pixel_values;
+    if (!b->extras.empty()) {  // cached features, one (1 + P, D) row per sample
+      std::vector<at::Tensor> rows;
+      rows.reserve(b->extras.size());
+      for (const auto& e : b->extras) rows.push_back(std::any_cast<at::Tensor>(e));
+      out.features = torch::stack(rows);  // (B, 1 + P, D)
+    }
     out.keys = std::move(b->keys);
     out.captions = std::move(b->captions);
     for (const auto& qas : b->qa) {
@@ -54,24 +61,18 @@ class LoaderSource final : public BatchSource {
 
 }  // namespace
 
-std::unique_ptr<BatchSource> make_batch_source(const config::RunConfig& config, Split split, int64_t batch_size,
-                                               int rank, int world_size, int64_t image_size) {
+std::shared_ptr<const data::Dataset> open_configured_dataset(const config::RunConfig& config) {
   data::DataSpec spec;
   spec.path = config.data.path;
   spec.format = config.data.format;
   spec.image_column = config.data.image_column;
   spec.caption_column = config.data.caption_column;
   spec.max_samples = config.data.max_samples;
-  std::shared_ptr<const data::Dataset> dataset = data::open_dataset(spec);
-  std::vector<int64_t> indices;
-  if (split != Split::kAll) {
-    const auto parts = data::split_dataset(*dataset, config.data.val_fraction, static_cast<uint64_t>(config.data.split_seed));
-    indices = split == Split::kTrain ? parts.train : parts.validation;
-    if (indices.empty()) {
-      throw ConfigError("data.val_fraction", str("leaves no ", split == Split::kTrain ? "training" : "validation",
-                                                 " samples out of ", dataset->size(), " in ", config.data.path));
-    }
-  }
+  return data::open_dataset(spec);
+}
+
+data::LoaderOptions loader_options(const config::RunConfig& config, Split split, int64_t batch_size, int rank,
+                                   int world_size, int64_t image_size) {
   data::LoaderOptions options;
   options.batch_size = batch_size;
   options.workers = static_cast<int>(config.data.workers);
@@ -97,7 +98,33 @@ std::unique_ptr<BatchSource> make_batch_source(const config::RunConfig& config, 
     options.augment.contrast = 0.2f;
     options.augment.seed = static_cast<uint64_t>(config.run.seed);
   }
-  return std::make_unique<LoaderSource>(std::move(dataset), std::move(options), std::move(indices), train);
+  return options;
+}
+
+std::unique_ptr<BatchSource> make_batch_source(const config::RunConfig& config, Split split, int64_t batch_size,
+                                               int rank, int world_size, int64_t image_size,
+                                               const FeatureCache* features) {
+  std::shared_ptr<const data::Dataset> dataset = open_configured_dataset(config);
+  std::vector<int64_t> indices;
+  if (split != Split::kAll) {
+    const auto parts = data::split_dataset(*dataset, config.data.val_fraction, static_cast<uint64_t>(config.data.split_seed));
+    indices = split == Split::kTrain ? parts.train : parts.validation;
+    if (indices.empty()) {
+      throw ConfigError("data.val_fraction", str("leaves no ", split == Split::kTrain ? "training" : "validation",
+                                                 " samples out of ", dataset->size(), " in ", config.data.path));
+    }
+  }
+  data::LoaderOptions options = loader_options(config, split, batch_size, rank, world_size, image_size);
+  if (features != nullptr) {
+    // Keys and captions only: decoding is where the time goes, and the cache holds the result.
+    options.decode_images = false;
+    options.skip_reason = [features](const data::SampleRef& s) { return features->skip_reason(s.key); };
+    options.transform = [features](const data::SampleRef& s, const std::string&, int64_t) -> std::any {
+      return features->row(s.key);  // read from the mapped shard here, on a worker thread
+    };
+  }
+  return std::make_unique<LoaderSource>(std::move(dataset), std::move(options), std::move(indices),
+                                        split == Split::kTrain);
 }
 
 double data_wait_seconds() { return static_cast<double>(data_wait_ns.load()) * 1e-9; }

@@ -10,8 +10,11 @@
 #include <vector>
 
 #include "config/run_config.h"
+#include "data/loader.h"
 
 namespace vlm::train {
+
+class FeatureCache;  // train/feature_cache.h
 
 struct QAPair {
   std::string question;
@@ -19,7 +22,8 @@ struct QAPair {
 };
 
 struct ImageTextBatch {
-  at::Tensor pixel_values;                 // (B, 3, H, W) float32
+  at::Tensor pixel_values;                 // (B, 3, H, W) float32; undefined when `features` is set
+  at::Tensor features;                     // (B, 1 + P, D) cached ViT features (host), else undefined
   std::vector<std::string> keys;
   std::vector<std::string> captions;       // one per sample
   std::vector<std::vector<QAPair>> qa;     // question-answer pairs per sample (may be empty)
@@ -46,8 +50,17 @@ double data_wait_seconds();
 // and is asynchronous, so the host queues the step's kernels while it runs.
 at::Tensor to_device(const at::Tensor& host, const c10::Device& device);
 
-// The loader over config.data for one split; rank/world shard the training split.
+// The loader over config.data for one split; rank/world shard the training split. With
+// `features`, images are not decoded: batches carry the cached ViT features of their samples
+// instead (read ahead by the loader's workers) and skip the samples decoding skipped.
 std::unique_ptr<BatchSource> make_batch_source(const config::RunConfig& config, Split split, int64_t batch_size,
-                                               int rank, int world_size, int64_t image_size);
+                                               int rank, int world_size, int64_t image_size,
+                                               const FeatureCache* features = nullptr);
+
+// The dataset config.data names, and the loader options make_batch_source reads a split with
+// (the feature cache reads every sample with the same decoding and preprocessing).
+std::shared_ptr<const data::Dataset> open_configured_dataset(const config::RunConfig& config);
+data::LoaderOptions loader_options(const config::RunConfig& config, Split split, int64_t batch_size, int rank,
+                                   int world_size, int64_t image_size);
 
 }  // namespace vlm::train

@@ -12,6 +12,7 @@
 #include "models/weights.h"
 #include "train/builders.h"
 #include "train/distributed.h"
+#include "train/feature_cache.h"
 #include "train/losses.h"
 #include "train/precision.h"
 
@@ -52,8 +53,11 @@ Stage1Task::Stage1Task(const config::RunConfig& config, Distributed* dist)
   model_->to(device_);
   const int rank = dist ? dist->rank() : 0, world = dist ? dist->world_size() : 1;
   const int64_t image_size = model_->vision->config().image_size;
-  train_ = make_batch_source(config, Split::kTrain, config.train.batch_size, rank, world, image_size);
-  val_ = make_batch_source(config, Split::kValidation, config.train.batch_size, 0, 1, image_size);
+  if (!config.vision.feature_cache.empty())
+    features_ = FeatureCache::open_or_build(config, model_->vision, device_, rank);
+  train_ = make_batch_source(config, Split::kTrain, config.train.batch_size, rank, world, image_size,
+                             features_.get());
+  val_ = make_batch_source(config, Split::kValidation, config.train.batch_size, 0, 1, image_size, features_.get());
   log::info("stage 1: ", train_->samples(), " training samples, ", val_->samples(), " validation samples");
 }
 
@@ -84,12 +88,18 @@ ContrastiveOutput Stage1Task::contrastive(const at::Tensor& image, const at::Ten
   return contrastive_loss(image_for_loss, txt, options, dist_);
 }
 
+at::Tensor Stage1Task::image_features(const ImageTextBatch& batch) {
+  // Cached rows are stored in bf16/fp16 (or fp32); upcasting is exact, and autocast casts down
+  // again where the run computes in bf16, as it would the ViT's own output.
+  if (batch.features.defined()) return to_device(batch.features, device_).to(torch::kFloat);  // (B, 1 + P, Dv)
+  return model_->vision_features(to_device(batch.pixel_values, device_));  // (B, 1 + P, Dv)
+}
+
 Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step) {
-  const auto pixels = to_device(batch.pixel_values, device_);
   const auto text = tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
   const auto ids = to_device(text.input_ids, device_), mask = to_device(text.attention_mask, device_);
   compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
-  const at::Tensor feats = model_->vision_features(pixels);        // (B, 1 + P, Dv)
+  const at::Tensor feats = image_features(batch);                  // (B, 1 + P, Dv)
   const at::Tensor image = model_->qformer->image_embeds(feats);    // (B, Q, E)
   const at::Tensor txt = model_->qformer->text_embed(ids, mask);    // (B, E)
   const ContrastiveOutput itc = contrastive(image, txt);
@@ -159,10 +169,9 @@ std::map<std::string, double> Stage1Task::evaluate(int64_t step) {
   std::vector<at::Tensor> images, texts;
   for (; batches < config_.schedule.eval_batches && batches * config_.train.batch_size < val_->samples(); ++batches) {
     const ImageTextBatch batch = val_->next();
-    const auto pixels = batch.pixel_values.to(device_);
     const auto text = tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
     compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
-    const at::Tensor feats = model_->vision_features(pixels);
+    const at::Tensor feats = image_features(batch);
     const at::Tensor image = model_->qformer->image_embeds(feats).to(torch::kFloat);   // (B, Q, E)
     const at::Tensor txt = model_->qformer->text_embed(text.input_ids.to(device_),
                                                        text.attention_mask.to(device_)).to(torch::kFloat);

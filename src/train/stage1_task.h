@@ -17,6 +17,7 @@
 namespace vlm::train {
 
 class Distributed;
+class FeatureCache;
 
 // The modules stage 1 holds, under the names its checkpoints use.
 class AlignmentModelImpl : public torch::nn::Module {
@@ -54,6 +55,8 @@ class Stage1Task final : public Task {
     at::Tensor total, itc, itm, itg;
   };
   Losses losses(const ImageTextBatch& batch, int64_t step);
+  // The batch's ViT features (B, 1 + P, Dv): read from the feature cache, or the frozen ViT run.
+  at::Tensor image_features(const ImageTextBatch& batch);
   // The symmetric contrastive loss of query embeddings (B, Q, E) and text embeddings (B, E).
   ContrastiveOutput contrastive(const at::Tensor& image, const at::Tensor& txt) const;
 
@@ -62,6 +65,7 @@ class Stage1Task final : public Task {
   c10::Device device_;
   tokenizers::Tokenizer tokenizer_;
   AlignmentModel model_{nullptr};
+  std::unique_ptr<FeatureCache> features_;  // vision.feature_cache; outlives the sources reading it
   std::unique_ptr<BatchSource> train_, val_;
 };
 
