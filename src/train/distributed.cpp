@@ -156,13 +156,29 @@ std::string Distributed::backend_name() const { return impl_->backend; }
 void Distributed::all_reduce_gradients(const std::vector<at::Tensor>& params, GradReduction reduction,
                                        int64_t bucket_bytes) const {
   if (!enabled()) return;
+  std::vector<at::Tensor> trainable;
+  for (const at::Tensor& p : params) {
+    if (p.requires_grad()) trainable.push_back(p);
+  }
+  // Which parameters have a gradient on some rank. One left without a gradient on every rank
+  // (e.g. the ITM head while itm_weight is 0) stays without one, as on one process, where the
+  // optimizer then skips it: a zero gradient would still get AdamW's weight decay.
+  at::Tensor has_grad = at::zeros({static_cast<int64_t>(trainable.size())}, at::kFloat);  // (n,)
+  for (size_t i = 0; i < trainable.size(); ++i) {
+    if (trainable[i].grad().defined()) has_grad[static_cast<int64_t>(i)] = 1.0f;
+  }
+  std::vector<at::Tensor> flags{has_grad.to(impl_->device)};
+  wait(impl_->group->allreduce(flags));
+  has_grad = flags[0].cpu();
+  const float* any_rank = has_grad.data_ptr<float>();
   // Buckets keyed by (device, dtype) in parameter order, so every rank builds the same layout.
   std::map<std::pair<std::string, int>, std::vector<std::vector<at::Tensor>>> buckets;
   std::vector<std::pair<std::string, int>> order;
   std::map<std::pair<std::string, int>, int64_t> filled;
-  for (const at::Tensor& p : params) {
-    if (!p.requires_grad()) continue;
-    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+  for (size_t i = 0; i < trainable.size(); ++i) {
+    const at::Tensor& p = trainable[i];
+    if (any_rank[i] == 0.0f) continue;
+    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);  // another rank has one
     const at::Tensor& g = p.grad();
     const auto key = std::make_pair(g.device().str(), static_cast<int>(g.scalar_type()));
     auto& list = buckets[key];
@@ -197,11 +213,13 @@ void Distributed::broadcast_parameters(const std::vector<at::Tensor>& tensors) c
   if (!enabled()) return;
   torch::NoGradGuard no_grad;
   for (const at::Tensor& t : tensors) {
-    std::vector<at::Tensor> buffer{t.is_contiguous() ? t.detach() : t.detach().contiguous()};
+    const at::Tensor local = t.is_contiguous() ? t.detach() : t.detach().contiguous();
+    // Sent as bytes: an exact copy of any dtype, whichever of them the backend can reduce.
+    std::vector<at::Tensor> buffer{local.reshape({-1}).view(at::kByte)};  // (numel * element_size,)
     c10d::BroadcastOptions options;
     options.rootRank = 0;
     wait(impl_->group->broadcast(buffer, options));
-    if (!buffer[0].is_same(t)) t.detach().copy_(buffer[0]);
+    if (!t.is_contiguous()) t.detach().copy_(local);
   }
 }
 

@@ -57,8 +57,9 @@ class Distributed {
 
   // Averages (or sums) the gradients of `params` across ranks in flattened buckets of about
   // bucket_bytes (grouped by dtype and device). Call once per optimizer step, after the last
-  // micro-batch's backward. Parameters without requires_grad are skipped; a missing gradient
-  // counts as zeros (so every rank sends the same layout).
+  // micro-batch's backward. Parameters without requires_grad are skipped; a gradient missing
+  // on every rank stays missing (the optimizer skips the parameter, as on one process); one
+  // missing on some ranks only counts as zeros there.
   void all_reduce_gradients(const std::vector<at::Tensor>& params, GradReduction reduction = GradReduction::kMean,
                             int64_t bucket_bytes = 25 << 20) const;
   // Copies rank 0's values into `tensors` (parameters and buffers) on every rank.

@@ -45,6 +45,13 @@ FitResult run_training(const config::RunConfig& config, bool resume) {
   log::info("run ", run_dir, " (", config.train.stage, "), ", runtime::describe_build(),
             dist ? str(", rank ", env.rank, "/", env.world_size, " over ", dist->backend_name()) : std::string());
   auto task = make_task(config, dist.get());
+  if (dist) {
+    // Every rank seeded its generator with seed + rank and drew its own random weights (a new
+    // Q-Former, adapter, LoRA A): rank 0's become everyone's, as DistributedDataParallel does.
+    std::vector<at::Tensor> state = task->module().parameters();
+    for (const auto& b : task->module().buffers()) state.push_back(b);
+    dist->broadcast_parameters(state);
+  }
   Trainer trainer(config, run_dir, *task, dist.get());
   Trainer::install_signal_handlers();
   FitResult result = trainer.fit();

@@ -19,6 +19,17 @@
 namespace fs = std::filesystem;
 
 namespace vlm::train {
+namespace {
+
+// (B, T) -> (B, T') padded on the right with `value`, T' the longest T of any rank: all_gather
+// needs one shape everywhere, and each rank pads its captions only to its own longest.
+at::Tensor pad_to_longest_rank(const at::Tensor& t, int64_t value, const Distributed& dist) {
+  const at::Tensor lengths = dist.all_gather(torch::full({1}, t.size(1), t.options()));  // (world,)
+  const int64_t longest = lengths.max().item<int64_t>();
+  return longest == t.size(1) ? t : torch::constant_pad_nd(t, {0, longest - t.size(1)}, value);  // (B, T')
+}
+
+}  // namespace
 
 AlignmentModelImpl::AlignmentModelImpl(models::ViTModel v, models::QFormer q, double temperature,
                                        bool learn_temperature, int64_t itg_vocab)
@@ -76,7 +87,8 @@ std::vector<ParamRule> Stage1Task::param_rules() const {
   };
 }
 
-ContrastiveOutput Stage1Task::contrastive(const at::Tensor& image, const at::Tensor& txt) const {
+ContrastiveOutput Stage1Task::contrastive(const at::Tensor& image, const at::Tensor& txt,
+                                          const Distributed* dist) const {
   // "mean" pools the queries (the reference tutorial); "max" keeps them for BLIP-2's max.
   const at::Tensor image_for_loss =
       config_.qformer.similarity == "mean" ? torch::nn::functional::normalize(image.mean(1),
@@ -85,7 +97,7 @@ ContrastiveOutput Stage1Task::contrastive(const at::Tensor& image, const at::Ten
   ContrastiveOptions options;
   options.temperature = config_.train.temperature;
   if (model_->log_scale.defined()) options.logit_scale = model_->logit_scale();
-  return contrastive_loss(image_for_loss, txt, options, dist_);
+  return contrastive_loss(image_for_loss, txt, options, dist);
 }
 
 at::Tensor Stage1Task::image_features(const ImageTextBatch& batch) {
@@ -102,16 +114,18 @@ Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step)
   const at::Tensor feats = image_features(batch);                  // (B, 1 + P, Dv)
   const at::Tensor image = model_->qformer->image_embeds(feats);    // (B, Q, E)
   const at::Tensor txt = model_->qformer->text_embed(ids, mask);    // (B, E)
-  const ContrastiveOutput itc = contrastive(image, txt);
+  const ContrastiveOutput itc = contrastive(image, txt, dist_);
   Losses out{/*total=*/itc.loss, /*itc=*/itc.loss, {}, {}};
   if (config_.train.itm_weight > 0) {
     const uint64_t seed = static_cast<uint64_t>(config_.run.seed) * 1000003ull + static_cast<uint64_t>(step) * 7919ull +
                           static_cast<uint64_t>(dist_ ? dist_->rank() : 0);
     const ItmPlan plan = sample_itm_negatives(itc, seed);
     // Hard negatives are drawn from the gathered batch; with one process that is this batch.
-    const at::Tensor feats_all = dist_ && dist_->enabled() ? dist_->all_gather(feats.detach()) : feats;
-    const at::Tensor ids_all = dist_ && dist_->enabled() ? dist_->all_gather(ids) : ids;
-    const at::Tensor mask_all = dist_ && dist_->enabled() ? dist_->all_gather(mask) : mask;
+    const bool gather = dist_ && dist_->enabled();
+    const at::Tensor feats_all = gather ? dist_->all_gather(feats.detach()) : feats;
+    const at::Tensor ids_all =
+        gather ? dist_->all_gather(pad_to_longest_rank(ids, tokenizer_.pad_token_id().value_or(0), *dist_)) : ids;
+    const at::Tensor mask_all = gather ? dist_->all_gather(pad_to_longest_rank(mask, 0, *dist_)) : mask;
     const at::Tensor logits = model_->qformer->itm_logits(feats_all.index_select(0, plan.image_index),
                                                           ids_all.index_select(0, plan.text_index),
                                                           mask_all.index_select(0, plan.text_index));  // (3B, 2)
@@ -123,7 +137,15 @@ Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step)
     const models::QFormerOutput o = model_->qformer->forward_causal(feats, ids, mask);
     const at::Tensor logits = model_->itg_head->forward(o.text);  // (B, T, V)
     const at::Tensor labels = ids.masked_fill(mask == 0, kIgnoreIndex);
-    out.itg = causal_lm_loss(logits, labels, count_supervised_tokens(labels).clamp_min(1));
+    // Normalised by the supervised tokens of every rank (as stage 2's caption loss): the trainer
+    // averages gradients over ranks, so the world size turns that mean back into a sum.
+    at::Tensor tokens = count_supervised_tokens(labels);
+    double ranks = 1.0;
+    if (dist_ && dist_->enabled()) {
+      dist_->all_reduce_sum_(tokens);
+      ranks = static_cast<double>(dist_->world_size());
+    }
+    out.itg = causal_lm_loss(logits, labels, tokens.clamp_min(1)) * ranks;
     out.total = out.total + config_.train.itg_weight * out.itg;
   }
   return out;
@@ -175,7 +197,9 @@ std::map<std::string, double> Stage1Task::evaluate(int64_t step) {
     const at::Tensor image = model_->qformer->image_embeds(feats).to(torch::kFloat);   // (B, Q, E)
     const at::Tensor txt = model_->qformer->text_embed(text.input_ids.to(device_),
                                                        text.attention_mask.to(device_)).to(torch::kFloat);
-    loss_sum += contrastive(image, txt).loss.item<double>();
+    // Every rank scores the same validation batches: gathering them would repeat each sample
+    // world_size times among the negatives, and val/loss would depend on the world size.
+    loss_sum += contrastive(image, txt, /*dist=*/nullptr).loss.item<double>();
     images.push_back(image.cpu());
     texts.push_back(txt.cpu());
   }

@@ -57,8 +57,9 @@ class Stage1Task final : public Task {
   Losses losses(const ImageTextBatch& batch, int64_t step);
   // The batch's ViT features (B, 1 + P, Dv): read from the feature cache, or the frozen ViT run.
   at::Tensor image_features(const ImageTextBatch& batch);
-  // The symmetric contrastive loss of query embeddings (B, Q, E) and text embeddings (B, E).
-  ContrastiveOutput contrastive(const at::Tensor& image, const at::Tensor& txt) const;
+  // The symmetric contrastive loss of query embeddings (B, Q, E) and text embeddings (B, E),
+  // over the batch gathered from every rank of `dist` (nullptr: this rank's batch alone).
+  ContrastiveOutput contrastive(const at::Tensor& image, const at::Tensor& txt, const Distributed* dist) const;
 
   config::RunConfig config_;
   Distributed* dist_;

@@ -120,7 +120,9 @@ StepResult Stage2Task::forward_backward(int64_t step, int64_t grad_accum) {
     loss.backward();
     total += loss.detach().to(torch::kFloat);  // stays on the device: the trainer reads it at log time
   }
-  result.loss = dist_ && dist_->enabled() ? total / static_cast<double>(dist_->world_size()) : total;
+  // Kept world_size times this rank's share: the trainer logs the mean over ranks, which is then
+  // the loss of the whole global batch.
+  result.loss = total;
   result.tokens = tokens.item<int64_t>();
   return result;
 }

@@ -151,6 +151,39 @@ TEST(Loader, RanksPartitionAnEpoch) {
   EXPECT_EQ(Loader(ds, padded).samples_per_epoch(), 6);
 }
 
+// What data-parallel equivalence rests on (tests/e2e/training/data_parallel_test.cpp): step k
+// of two ranks with batch B reads exactly the samples of a single process's batch k of 2B,
+// rank 0 the even positions and rank 1 the odd ones (DistributedSampler's order), in every
+// epoch, the dropped tails included.
+TEST(Loader, RankBatchesTogetherAreTheSingleProcessBatch) {
+  TempDir dir;
+  const auto ds = make_dataset(dir.path(), 23);  // one process: 3 batches of 6 per epoch, 5 dropped
+  Loader one(ds, options(0, 6));
+  std::vector<std::unique_ptr<Loader>> ranks;
+  for (int rank = 0; rank < 2; ++rank) {
+    auto o = options(1, 3);
+    o.rank = rank;
+    o.world_size = 2;
+    ranks.push_back(std::make_unique<Loader>(ds, o));
+  }
+  EXPECT_EQ(ranks[0]->batches_per_epoch(), one.batches_per_epoch());
+  for (int step = 0; step < 8; ++step) {  // into the third epoch
+    const auto whole = one.next();
+    ASSERT_TRUE(whole);
+    for (int rank = 0; rank < 2; ++rank) {
+      const auto part = ranks[static_cast<size_t>(rank)]->next();
+      ASSERT_TRUE(part);
+      ASSERT_EQ(part->size(), 3);
+      EXPECT_EQ(part->epoch, whole->epoch);
+      for (int64_t j = 0; j < 3; ++j) {
+        EXPECT_EQ(part->keys[static_cast<size_t>(j)], whole->keys[static_cast<size_t>(2 * j + rank)])
+            << "step " << step << ", rank " << rank;
+        EXPECT_EQ(part->captions[static_cast<size_t>(j)], whole->captions[static_cast<size_t>(2 * j + rank)]);
+      }
+    }
+  }
+}
+
 TEST(Loader, BadImagesAreSkippedAndCountedDeterministically) {
   TempDir dir;
   const auto ds = make_dataset(dir.path(), 20,

@@ -1,32 +1,24 @@
 // Data parallel on 2 real processes (this binary re-executed as ranks 0 and 1 on 127.0.0.1 with
 // a free port, one thread each) against one process holding the whole batch:
-//  - broadcast + all_reduce_gradients + AdamW: the same parameters after 3 steps;
+//  - broadcast + all_reduce_gradients + AdamW: the same parameters after 3 steps; a gradient
+//    missing on every rank stays missing;
 //  - the gathered contrastive loss (plain and max-over-queries): the same averaged gradients;
 //  - the causal LM loss over 2 micro-batches per rank normalised by the global token count.
 #include "train/distributed.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
-#include <thread>
 
 #include "core/error.h"
+#include "launch_ranks.h"
 #include "test_util.h"
 #include "train/losses.h"
 #include "train/step_utils.h"
-
-extern char** environ;
 
 namespace vlm::train {
 namespace {
@@ -116,29 +108,6 @@ at::Tensor lm_grads(const Distributed& dist) {
   return torch::cat(flat);  // (num params,)
 }
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // The child side: runs only when the parent test set VLM_DIST_TEST_DIR.
 TEST(DistributedWorker, Run) {
   const char* dir = std::getenv("VLM_DIST_TEST_DIR");
@@ -155,6 +124,15 @@ TEST(DistributedWorker, Run) {
   torch::save(contrastive_grads(dist, /*queries=*/false), prefix + "_clip.pt");
   torch::save(contrastive_grads(dist, /*queries=*/true), prefix + "_blip2.pt");
   torch::save(lm_grads(dist), prefix + "_lm.pt");
+  // A gradient missing on every rank stays missing (AdamW would decay a zero one); one missing on
+  // rank 0 only counts as zeros there.
+  const at::Tensor unused = torch::ones({2}, torch::requires_grad());
+  const at::Tensor half = torch::ones({2}, torch::requires_grad());
+  if (env.rank == 1) half.mutable_grad() = torch::full({2}, 4.0f);
+  dist.all_reduce_gradients({unused, half});
+  EXPECT_FALSE(unused.grad().defined());
+  ASSERT_TRUE(half.grad().defined());
+  EXPECT_TRUE(torch::equal(half.grad(), torch::full({2}, 2.0f)));
   // Small collectives.
   EXPECT_DOUBLE_EQ(dist.all_reduce_mean(static_cast<double>(env.rank)), 0.5);
   const at::Tensor gathered = dist.all_gather(torch::full({1, 2}, static_cast<float>(env.rank)));
@@ -167,67 +145,11 @@ TEST(DistributedWorker, Run) {
 TEST(Distributed, TwoRanksMatchOneProcess) {
   if (!data_parallel_available()) GTEST_SKIP() << "this build has no c10d backend (no Gloo headers)";
   test::TempDir dir;
-  const int port = free_port();
-  ASSERT_GT(port, 0);
-  // Environment for the children: ours minus torchrun's variables, plus theirs.
-  std::vector<std::string> base;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string kv = *e;
-    bool drop = false;
-    for (const char* name : {"RANK=", "WORLD_SIZE=", "LOCAL_RANK=", "MASTER_ADDR=", "MASTER_PORT=",
-                             "OMP_NUM_THREADS=", "VLM_DIST_TEST_DIR=", "GTEST_"}) {
-      drop = drop || kv.rfind(name, 0) == 0;
-    }
-    if (!drop) base.push_back(kv);
-  }
-  std::vector<pid_t> children;
-  for (int rank = 0; rank < 2; ++rank) {
-    std::vector<std::string> env = base;
-    for (const std::string& kv : {"RANK=" + std::to_string(rank), std::string("WORLD_SIZE=2"),
-                                  "LOCAL_RANK=" + std::to_string(rank), std::string("MASTER_ADDR=127.0.0.1"),
-                                  "MASTER_PORT=" + std::to_string(port), std::string("OMP_NUM_THREADS=1"),
-                                  "VLM_DIST_TEST_DIR=" + dir.path()}) {
-      env.push_back(kv);
-    }
-    std::vector<char*> envp;
-    for (auto& kv : env) envp.push_back(kv.data());
-    envp.push_back(nullptr);
-    std::string exe = "/proc/self/exe", filter = "--gtest_filter=DistributedWorker.Run";
-    std::vector<char*> argv{exe.data(), filter.data(), nullptr};
-    const std::string log = dir.path() + "/rank" + std::to_string(rank) + ".log";
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      std::FILE* out = std::freopen(log.c_str(), "w", stdout);
-      if (out == nullptr || ::dup2(::fileno(stdout), STDERR_FILENO) < 0) ::_exit(126);
-      ::execve(exe.c_str(), argv.data(), envp.data());
-      ::_exit(127);
-    }
-    children.push_back(pid);
-  }
-  // Wait at most 90 s for both; a hung rank is killed and reported.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
-  std::vector<int> status(children.size(), -1);
-  size_t done = 0;
-  while (done < children.size()) {
-    for (size_t i = 0; i < children.size(); ++i) {
-      if (status[i] != -1) continue;
-      int raw = 0;
-      if (::waitpid(children[i], &raw, WNOHANG) == children[i]) {
-        status[i] = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128;
-        ++done;
-      } else if (std::chrono::steady_clock::now() > deadline) {
-        ::kill(children[i], SIGKILL);
-        ::waitpid(children[i], &raw, 0);
-        status[i] = 124;
-        ++done;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  for (size_t i = 0; i < children.size(); ++i) {
-    ASSERT_EQ(status[i], 0) << "rank " << i << " failed; its output:\n"
-                            << read_text(dir.path() + "/rank" + std::to_string(i) + ".log");
+  const auto ranks = test::launch_ranks("/proc/self/exe", {"--gtest_filter=DistributedWorker.Run"}, /*world=*/2,
+                                        dir.path() + "/", {"OMP_NUM_THREADS=1", "VLM_DIST_TEST_DIR=" + dir.path()},
+                                        std::chrono::seconds(90));
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    ASSERT_EQ(ranks[i].status, 0) << "rank " << i << " failed; its output:\n" << ranks[i].log;
   }
 
   const Distributed single(DistEnv{});  // world size 1: every collective is a no-op
