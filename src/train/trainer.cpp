@@ -139,8 +139,12 @@ void Trainer::train_step(int64_t step) {
   StepResult r = task_.forward_backward(step, config_.train.grad_accum);
   if (dist_ != nullptr && dist_->enabled()) dist_->all_reduce_gradients(params_);
   const at::Tensor norm = clip_grad_norm(params_, config_.train.clip_grad_norm);
-  // One host sync per step: the finite check decides whether the optimizer may step.
-  if (guard_->admit(all_finite({r.loss, norm}), step)) {
+  // One host sync per step: the finite check decides whether the optimizer may step. Every rank
+  // must take the same decision, or their weights part ways: a step is skipped everywhere when
+  // any rank saw a non-finite loss or gradient norm.
+  bool finite = all_finite({r.loss, norm});
+  if (dist_ != nullptr && dist_->enabled()) finite = dist_->all_reduce_mean(finite ? 0.0 : 1.0) == 0.0;
+  if (guard_->admit(finite, step)) {
     optimizer_->step();
     task_.after_optimizer_step();
     loss_sum_ = add_on_device(loss_sum_, r.loss);
@@ -162,7 +166,10 @@ void Trainer::maybe_log(int64_t step) {
                                        {"train/data_wait_share", (data_wait_seconds() - data_wait_at_log_) / std::max(1e-9, seconds_since_log_)},
                                        {"train/skipped_steps", static_cast<double>(guard_->skipped())}};
   for (const auto& [k, v] : extra_sums_) row["train/" + k] = v.item<double>() / static_cast<double>(std::max<int64_t>(1, loss_count_));
-  if (dist_ != nullptr && dist_->enabled()) row["train/loss"] = dist_->all_reduce_mean(loss);
+  if (dist_ != nullptr && dist_->enabled()) {  // every rank's values, averaged (all ranks take part in the same order)
+    row["train/loss"] = dist_->all_reduce_mean(loss);
+    for (const auto& [k, v] : extra_sums_) row["train/" + k] = dist_->all_reduce_mean(row["train/" + k]);
+  }
   if (logger_) {
     logger_->log(step, row);
     log::info("step ", step, "/", config_.train.steps, "  loss ", row["train/loss"], "  lr ", row["lr"], "  ",
