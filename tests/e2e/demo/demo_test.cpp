@@ -1,7 +1,11 @@
 // `vlm demo --quick`: the whole pipeline (data, stage 1, LM pretraining, stage 2, evaluation,
 // report) through the CLI on a small budget. The full demo's quality targets are checked by
 // running it (README); here the thresholds only prove that each stage learned something, well
-// above chance: with 120 evaluation images chance R@5 is 5/120 = 0.04 (0.19 and 0.24 measured).
+// above chance. With 120 evaluation images chance is R@1 1/120 = 0.008 and R@5 5/120 = 0.04.
+// 40 stage-1 steps at the demo's lr (5e-4) measured i2t R@1 0.10 / R@5 0.38, t2i R@1 0.125 /
+// R@5 0.34 with 2 threads and i2t 0.092 / 0.36, t2i 0.058 / 0.28 with one (as under ctest): the
+// summation order moves them by a few hundredths. The bounds, R@1 > 0.025 and R@5 > 0.17 (3x
+// and 4x chance), sit below the lowest of those; a stage that stops learning falls to chance.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -23,15 +27,17 @@ TEST(Demo, QuickRunTrainsEveryStageAndWritesSummaryAndReport) {
   const auto summary = nlohmann::json::parse(vlm::io::read_file(out + "/summary.json"));
   const auto& retrieval = summary.at("retrieval");
   EXPECT_EQ(retrieval.at("images").get<int64_t>(), 120);
-  EXPECT_GT(retrieval.at("i2t").at("R@5").get<double>(), 0.12) << summary.dump(2);
-  EXPECT_GT(retrieval.at("t2i").at("R@5").get<double>(), 0.12) << summary.dump(2);
+  for (const char* way : {"i2t", "t2i"}) {
+    EXPECT_GT(retrieval.at(way).at("R@1").get<double>(), 0.025) << way << "\n" << summary.dump(2);
+    EXPECT_GT(retrieval.at(way).at("R@5").get<double>(), 0.17) << way << "\n" << summary.dump(2);
+  }
   const auto& captions = summary.at("captions");
   for (const char* key : {"attribute_accuracy", "BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr-D"}) {
     ASSERT_TRUE(captions.contains(key)) << key;
   }
   // After 30 steps on a 30-step LM the captions are short ("a small white star": BLEU-1 0.075
   // measured, its brevity penalty dominating) but made of the scenes' words; answers already beat
-  // guessing among ~12 answer words (0.25 measured).
+  // guessing among ~12 answer words (0.23 measured).
   EXPECT_GT(captions.at("BLEU-1").get<double>(), 0.02) << summary.dump(2);
   EXPECT_GT(summary.at("vqa").at("accuracy").get<double>(), 0.15) << summary.dump(2);
   EXPECT_GT(summary.at("vqa").at("questions").get<int64_t>(), 120);
