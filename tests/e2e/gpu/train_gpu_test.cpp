@@ -10,6 +10,7 @@
 
 #include "core/accelerator.h"
 #include "test_util.h"
+#include "tiny_stage1.h"
 #include "train/demo_data.h"
 #include "train/metrics_log.h"
 
@@ -26,21 +27,9 @@ std::vector<double> train_losses(const std::string& run_dir) {
 TEST(TrainGpu, Stage1LossCurveMatchesCpu) {
   if (!torch::cuda::is_available() || !vlm::accelerator::built_with_cuda()) GTEST_SKIP() << "no CUDA device";
   vlm::test::TempDir dir;
-  vlm::train::DemoDataOptions o;
-  o.out_dir = dir.path();
-  o.image_size = 32;
-  o.n_train = 160;
-  o.n_eval = 8;
-  o.n_heldout = 4;
-  const auto data = vlm::train::make_demo_data(o);
+  const auto data = vlm::test::make_tiny_demo_data(dir.path());
   const std::string config = dir.path() + "/stage1.yaml";
-  std::ofstream(config) << "run: {out_dir: " << dir.path() << "/runs, seed: 3, threads: 1}\n"
-                        << "vision: {image_size: 32, patch_size: 8, hidden_size: 32, num_hidden_layers: 1,"
-                           " num_attention_heads: 2, intermediate_size: 64, train: true}\n"
-                        << "qformer: {tokenizer: " << data.tokenizer_dir
-                        << ", num_query_tokens: 4, embed_dim: 16, hidden_size: 32, num_hidden_layers: 1,"
-                           " num_attention_heads: 2, intermediate_size: 64}\n"
-                        << "data: {path: " << data.train_dir << ", val_fraction: 0.1, workers: 2}\n"
+  std::ofstream(config) << vlm::test::tiny_stage1_sections(dir.path(), data, {.deterministic = false})
                         << "train: {stage: stage1, steps: 8, batch_size: 16, lr: 1.0e-3, warmup_steps: 2,"
                            " learn_temperature: true}\n"
                         << "schedule: {log_every: 1, eval_every: 0, save_every: 0}\n";

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "test_util.h"
+#include "tiny_stage1.h"
 #include "train/demo_data.h"
 #include "train/metrics_log.h"
 
@@ -25,22 +26,10 @@ struct Fixture {
   std::string config, cache;
 
   Fixture() {
-    vlm::train::DemoDataOptions o;
-    o.out_dir = dir.path();
-    o.image_size = 32;
-    o.n_train = 160;
-    o.n_eval = 8;
-    o.n_heldout = 4;
-    data = vlm::train::make_demo_data(o);
+    data = vlm::test::make_tiny_demo_data(dir.path());
     cache = dir.path() + "/vit-features";
     config = dir.path() + "/stage1.yaml";
-    std::ofstream(config) << "run: {out_dir: " << dir.path() << "/runs, seed: 3, deterministic: true, threads: 1}\n"
-                          << "vision: {image_size: 32, patch_size: 8, hidden_size: 32, num_hidden_layers: 2,"
-                             " num_attention_heads: 2, intermediate_size: 64, train: false}\n"
-                          << "qformer: {tokenizer: " << data.tokenizer_dir
-                          << ", num_query_tokens: 4, embed_dim: 16, hidden_size: 32, num_hidden_layers: 1,"
-                             " num_attention_heads: 2, intermediate_size: 64}\n"
-                          << "data: {path: " << data.train_dir << ", val_fraction: 0.1, workers: 2}\n"
+    std::ofstream(config) << vlm::test::tiny_stage1_sections(dir.path(), data, {.vision_train = false, .vision_layers = 2})
                           << "train: {stage: stage1, steps: 12, batch_size: 16, lr: 1.0e-3, warmup_steps: 2,"
                              " precision: fp32, learn_temperature: true, itm_weight: 0.5}\n"
                           << "schedule: {log_every: 1, eval_every: 6, eval_batches: 1, save_every: 6}\n";
