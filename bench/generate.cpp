@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_util.h"
 #include "core/accelerator.h"
 #include "core/runtime.h"
 #include "models/generation.h"
@@ -65,8 +66,7 @@ int main(int argc, char** argv) {
         seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         if (out.sequences.size(1) != new_tokens) throw std::runtime_error("generation stopped early");
       }
-      std::sort(seconds.begin(), seconds.end());
-      const double s = seconds[seconds.size() / 2];
+      const double s = bench::median(seconds);
       std::cout << nlohmann::json{{"impl", "cpp"}, {"what", "generate"}, {"lm", lm_name}, {"batch", b},
                                   {"device", device.str()}, {"dtype", dtype}, {"prompt_len", prompt_len},
                                   {"new_tokens", new_tokens}, {"seconds", s},

@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_util.h"
 #include "data/image.h"
 #include "data/loader.h"
 #include "data/sources.h"
@@ -35,6 +36,9 @@
 namespace {
 
 using namespace vlm;
+using bench::load_1m;
+using bench::median;
+using bench::process_cpu_seconds;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
@@ -74,18 +78,6 @@ double write_shards(const fs::path& dir, int n_images) {
   for (const auto& e : fs::directory_iterator(dir))
     if (e.path().extension() == ".tar") bytes += static_cast<double>(fs::file_size(e.path()));
   return bytes / n_images / 1024.0;  // tar headers and captions included: ~1%
-}
-
-double process_cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
-  return s(u.ru_utime) + s(u.ru_stime);
-}
-
-double load_1m() {
-  double load[1] = {0};
-  return getloadavg(load, 1) == 1 ? load[0] : -1.0;
 }
 
 // One loader configuration: the first batch (thread start, pipeline fill) untimed, then `batches` timed.

@@ -29,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_util.h"
 #include "core/runtime.h"
 #include "models/decoder.h"
 #include "models/hf_config.h"
@@ -37,6 +38,9 @@
 namespace {
 
 using namespace vlm;
+using bench::load_1m;
+using bench::median;
+using bench::process_cpu_seconds;
 using Clock = std::chrono::steady_clock;
 
 // The shape fields of HuggingFaceTB/SmolLM-135M-Instruct's config.json (the rest are the defaults).
@@ -95,24 +99,6 @@ Args parse(int argc, char** argv) {
 }
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// CPU seconds of the whole process (all threads): robust to other processes on a shared machine.
-double process_cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
-  return sec(u.ru_utime) + sec(u.ru_stime);
-}
-
-double load_1m() {
-  double load[1] = {0};
-  return getloadavg(load, 1) == 1 ? load[0] : -1.0;
-}
 
 // The best fp32 GFLOP/s of (n x n) @ (n x n) over the sizes, 3 timed runs each after one warm-up;
 // also the best per CPU-second (per wall-second divided by the cores in use, when nothing else runs).

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_util.h"
 #include "core/accelerator.h"
 #include "models/adapter.h"
 #include "models/lora.h"
@@ -176,8 +177,7 @@ inline nlohmann::json time_steps(const std::function<void()>& step, const Args& 
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
   }
   const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::sort(ms.begin(), ms.end());
-  const double step_ms = ms.empty() ? 0.0 : ms[ms.size() / 2];
+  const double step_ms = median(ms);
   return {{"impl", impl},
           {"what", a.stage == 1 ? "stage1" : "stage2"},
           {"lm", a.stage == 1 ? "" : a.lm},
