@@ -59,6 +59,8 @@ void LmSection::bind(Binder& b) {
   b.field("checkpoint", checkpoint, "stage-2 run directory or checkpoint");
   b.field("lora_enabled", lora_enabled, "tune the LM with LoRA (false = LM frozen)");
   b.section("lora", lora, "LoRA on the LM (stage 2)");
+  b.field("full_finetune", full_finetune, "stage 2: train every LM weight (instead of LoRA; export/lm holds the LM)");
+  b.field("export_merged", export_merged, "stage 2: also export the LM with LoRA merged, HF layout, to export/lm");
   b.field("hidden_size", hidden_size, "from-scratch width (stage lm)", at_least(8));
   b.field("num_hidden_layers", num_hidden_layers, "from-scratch depth (stage lm)", at_least(1));
   b.field("num_attention_heads", num_attention_heads, "from-scratch heads (stage lm)", at_least(1));
@@ -155,6 +157,10 @@ void RunConfig::validate() const {
   }
   if (train.stage == "stage2" && prompt.user.empty()) {
     throw ConfigError("prompt.user", "needs at least one prompt");
+  }
+  if (lm.full_finetune && lm.lora_enabled) {
+    throw ConfigError("lm.full_finetune", "and lm.lora_enabled are both on: the LM is tuned one way or the other",
+                      "set lm.lora_enabled: false for full fine-tuning");
   }
   if (lm.num_attention_heads % lm.num_key_value_heads != 0) {
     throw ConfigError("lm.num_key_value_heads", "must divide lm.num_attention_heads");

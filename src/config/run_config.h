@@ -31,7 +31,7 @@ struct VisionSection {
   int64_t num_hidden_layers = 12;
   int64_t num_attention_heads = 12;
   int64_t intermediate_size = 3072;
-  bool train = false;              // the real setup freezes it; the demo trains it from scratch
+  bool train = false;              // the real setup freezes it; the demo trains it (stage 1, optionally 2)
   // Stage 1 with a frozen ViT: its features computed once into this folder and read from there
   // every epoch (train/feature_cache.h); empty = off. e.g. "cache/vit-features".
   std::string feature_cache;
@@ -70,6 +70,8 @@ struct LmSection {
   std::string checkpoint;          // a stage-2 run/checkpoint (evaluation, continued training)
   bool lora_enabled = true;
   LoraSection lora;
+  bool full_finetune = false;      // stage 2: train every LM weight instead (small LMs, the demo's)
+  bool export_merged = false;      // stage 2: also export the LM with LoRA merged, HF layout (export/lm)
   // From-scratch LM sizes (stage "lm" of the demo only).
   int64_t hidden_size = 576;
   int64_t num_hidden_layers = 30;

@@ -64,12 +64,16 @@ void LoraLinearImpl::add_adapter(const LoraConfig& cfg) {
   if (bias.defined()) bias.set_requires_grad(false);
 }
 
+at::Tensor LoraLinearImpl::delta() const {
+  torch::NoGradGuard no_grad;
+  return torch::matmul(lora_B->weight.to(at::kFloat), lora_A->weight.to(at::kFloat)) * scaling_;  // (O, I)
+}
+
 void LoraLinearImpl::merge() {
   TORCH_CHECK(has_adapter(), "merge: this layer has no LoRA adapter");
   if (merged_) return;
   torch::NoGradGuard no_grad;
-  const at::Tensor delta = torch::matmul(lora_B->weight.to(at::kFloat), lora_A->weight.to(at::kFloat)) * scaling_;  // (O, I)
-  weight.copy_(weight.to(at::kFloat) + delta);
+  weight.copy_(weight.to(at::kFloat) + delta());
   merged_ = true;
 }
 
@@ -77,9 +81,14 @@ void LoraLinearImpl::unmerge() {
   TORCH_CHECK(has_adapter(), "unmerge: this layer has no LoRA adapter");
   if (!merged_) return;
   torch::NoGradGuard no_grad;
-  const at::Tensor delta = torch::matmul(lora_B->weight.to(at::kFloat), lora_A->weight.to(at::kFloat)) * scaling_;  // (O, I)
-  weight.copy_(weight.to(at::kFloat) - delta);
+  weight.copy_(weight.to(at::kFloat) - delta());
   merged_ = false;
+}
+
+at::Tensor LoraLinearImpl::merged_weight() const {
+  torch::NoGradGuard no_grad;
+  if (!has_adapter() || merged_) return weight.detach().clone();
+  return (weight.to(at::kFloat) + delta()).to(weight.scalar_type());
 }
 
 std::vector<std::pair<std::string, LoraLinear>> lora_linears(torch::nn::Module& root) {

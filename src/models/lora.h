@@ -44,6 +44,8 @@ class LoraLinearImpl : public torch::nn::Module {
   void merge();
   void unmerge();
   bool merged() const { return merged_; }
+  // W + scaling * B A as a new tensor (this layer untouched); W alone without an adapter.
+  at::Tensor merged_weight() const;
   double scaling() const { return scaling_; }
   int64_t in_features() const { return weight.size(1); }
   int64_t out_features() const { return weight.size(0); }
@@ -52,6 +54,7 @@ class LoraLinearImpl : public torch::nn::Module {
   torch::nn::Linear lora_A{nullptr}, lora_B{nullptr};
 
  private:
+  at::Tensor delta() const;  // scaling * B A in fp32, (O, I)
   double scaling_ = 0;
   double dropout_ = 0;
   bool merged_ = false;

@@ -172,4 +172,24 @@ PeftConfig load_peft_adapter(torch::nn::Module& model, const std::string& dir) {
   return cfg;
 }
 
+void save_decoder_merged(DecoderLMImpl& lm, const std::string& folder) {
+  std::vector<std::pair<LoraLinear, at::Tensor>> originals;
+  const auto restore = [&] {
+    for (auto& [layer, weight] : originals) layer->weight.set_data(weight);
+  };
+  try {
+    for (auto& [name, layer] : lora_linears(lm)) {
+      if (!layer->has_adapter() || layer->merged()) continue;
+      originals.emplace_back(layer, layer->weight.data());
+      layer->weight.set_data(layer->merged_weight());
+    }
+    save_decoder(lm, folder);
+  } catch (...) {
+    restore();
+    throw;
+  }
+  restore();
+}
+
 }  // namespace vlm::models
+

@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "models/decoder.h"
 #include "models/lora.h"
 
 namespace torch::nn { class Module; }
@@ -38,5 +39,9 @@ PeftConfig read_peft_config(const std::string& path);
 // those) and fills them from adapter_model.safetensors, strictly: every key used, every adapter
 // filled, shapes checked; one FileError lists all problems. Returns the config read.
 PeftConfig load_peft_adapter(torch::nn::Module& model, const std::string& dir);
+
+// save_decoder with every LoRA adapter merged into its weight (W + scaling B A): a plain HF folder
+// of the tuned LM. The model itself is left exactly as it was (its weights are swapped back).
+void save_decoder_merged(DecoderLMImpl& lm, const std::string& folder);
 
 }  // namespace vlm::models

@@ -7,12 +7,18 @@ VisionLanguageModelImpl::VisionLanguageModelImpl(ViTModel v, QFormer q, Adapter 
       qformer(register_module("qformer", std::move(q))),
       adapter(register_module("adapter", std::move(a))),
       lm(register_module("lm", std::move(l))) {
-  for (auto& p : vision->parameters()) p.set_requires_grad(false);
+  set_train_vision(false);
+}
+
+void VisionLanguageModelImpl::set_train_vision(bool train) {
+  for (auto& p : vision->parameters()) p.set_requires_grad(train);
 }
 
 at::Tensor VisionLanguageModelImpl::image_tokens(const at::Tensor& pixel_values) {
   at::Tensor feats;
-  {
+  if (vision->parameters().front().requires_grad()) {
+    feats = vision->forward(pixel_values);  // trained along (the demo, whose ViT starts from scratch)
+  } else {
     torch::NoGradGuard no_grad;
     vision->eval();
     feats = vision->forward(pixel_values);  // (B, 1 + P, Dv)

@@ -1,5 +1,5 @@
 // The stage-2 vision-language model (BLIP-2's second stage, as the reference builds it):
-// frozen ViT -> Q-Former queries -> 2-layer MLP adapter -> Q image tokens placed before the
+// frozen ViT (trainable on request) -> Q-Former queries -> 2-layer MLP adapter -> Q image tokens placed before the
 // chat-formatted prompt, then the target; the causal LM (with LoRA) predicts the target.
 // Rows are laid out [left padding][image tokens][prompt][target][right padding], so the
 // padding of a batch never sits between an image and its prompt.
@@ -34,7 +34,9 @@ class VisionLanguageModelImpl : public torch::nn::Module {
  public:
   VisionLanguageModelImpl(ViTModel vision, QFormer qformer, Adapter adapter, DecoderLM lm);
 
-  // (B, 3, H, W) -> (B, Q, D): the ViT runs frozen (no grad, eval mode).
+  // The ViT is frozen (no grad, eval mode) unless this turns its training on.
+  void set_train_vision(bool train);
+  // (B, 3, H, W) -> (B, Q, D).
   at::Tensor image_tokens(const at::Tensor& pixel_values);
   // The LM input for a batch: image tokens + prompt + target embeddings, mask and labels.
   VlmSequence build(const VlmBatch& batch);

@@ -13,6 +13,7 @@
 #include "train/distributed.h"
 #include "train/losses.h"
 #include "train/precision.h"
+#include "train/vlm_bundle.h"
 
 namespace fs = std::filesystem;
 
@@ -107,11 +108,7 @@ std::map<std::string, double> LmTask::evaluate(int64_t) {
 }
 
 void LmTask::export_to(const std::string& dir) {
-  models::save_decoder(*model_, dir);
-  for (const char* name : {"tokenizer.json", "tokenizer_config.json"}) {
-    const fs::path src = fs::path(config_.lm.path) / name;
-    if (fs::exists(src)) fs::copy_file(src, fs::path(dir) / name, fs::copy_options::overwrite_existing);
-  }
+  save_lm_folder(*model_, config_.lm.path, dir);
 }
 
 }  // namespace vlm::train

@@ -37,7 +37,8 @@ models::VisionLanguageModel build_vlm(const config::RunConfig& config) {
   const auto qtok = load_qformer_tokenizer(config);
   auto qformer = build_qformer(config, vision->config().hidden_size, qtok);
   auto lm = models::load_decoder(config.lm.path).model;
-  for (auto& p : lm->parameters()) p.set_requires_grad(false);
+  for (auto& p : lm->parameters()) p.set_requires_grad(config.lm.full_finetune);
+  if (config.lm.full_finetune) log::info("lm: every weight trained (lm.full_finetune)");
   if (config.lm.lora_enabled) {
     const auto wrapped = models::apply_lora(*lm, lora_config_of(config));
     log::info("lm: LoRA r=", config.lm.lora.r, " alpha=", config.lm.lora.alpha, " on ", wrapped.size(), " linear layers");
@@ -46,7 +47,12 @@ models::VisionLanguageModel build_vlm(const config::RunConfig& config) {
   acfg.input_size = qformer->config().hidden_size();
   acfg.hidden_size = lm->config().hidden_size;
   acfg.output_size = lm->config().hidden_size;
-  return models::VisionLanguageModel(std::move(vision), std::move(qformer), models::Adapter(acfg), std::move(lm));
+  models::VisionLanguageModel vlm(std::move(vision), std::move(qformer), models::Adapter(acfg), std::move(lm));
+  if (config.vision.train) {
+    vlm->set_train_vision(true);
+    log::info("vision: trained in stage 2 as well (vision.train)");
+  }
+  return vlm;
 }
 
 std::vector<PromptTarget> choose_targets(const config::RunConfig& config, const ImageTextBatch& batch, int64_t step) {
@@ -82,9 +88,11 @@ Stage2Task::~Stage2Task() = default;
 
 std::vector<ParamRule> Stage2Task::param_rules() const {
   return {
+      {.label = "vision", .pattern = R"(^vision\.)", .lr = config_.train.lr},
       {.label = "qformer", .pattern = R"(^qformer\.)", .lr = config_.train.lr},
       {.label = "adapter", .pattern = R"(^adapter\.)", .lr = config_.train.lr_head},
       {.label = "lora", .pattern = R"(\.lora_[AB]\.)", .lr = config_.train.lr_head},
+      {.label = "lm", .pattern = R"(^lm\.)", .lr = config_.train.lr_head},  // lm.full_finetune
   };
 }
 

@@ -27,14 +27,26 @@ void save_vision(models::ViTModelImpl& vision, const std::string& dir) {
 
 }  // namespace
 
+void save_lm_folder(models::DecoderLMImpl& lm, const std::string& tokenizer_from, const std::string& dir) {
+  models::save_decoder_merged(lm, dir);
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
+                           "special_tokens_map.json", "generation_config.json"}) {
+    const fs::path src = fs::path(tokenizer_from) / name;
+    if (fs::exists(src)) fs::copy_file(src, fs::path(dir) / name, fs::copy_options::overwrite_existing);
+  }
+}
+
 void export_vlm_bundle(const config::RunConfig& config, models::VisionLanguageModelImpl& model, const std::string& dir) {
   models::save_qformer(model.qformer, dir + "/qformer");
   models::save_adapter(model.adapter, dir + "/adapter");
   const bool lora = config.lm.lora_enabled;
   if (lora) models::save_peft_adapter(*model.lm, lora_config_of(config), dir + "/lora", config.lm.path);
+  // The tuned LM itself: the only copy when every weight was trained, else on request (LoRA merged).
+  const bool lm_folder = config.lm.full_finetune || (lora && config.lm.export_merged);
+  if (lm_folder) save_lm_folder(*model.lm, config.lm.path, dir + "/lm");
   std::string vision = config.vision.path;
-  if (vision.empty()) {
-    save_vision(*model.vision, dir + "/vision");  // trained from scratch in stage 1 (the demo)
+  if (vision.empty() || config.vision.train) {
+    save_vision(*model.vision, dir + "/vision");  // trained here or in stage 1 (the demo)
     vision = "vision";
   } else {
     vision = absolute(vision);
@@ -42,8 +54,9 @@ void export_vlm_bundle(const config::RunConfig& config, models::VisionLanguageMo
   const nlohmann::json manifest = {
       {"format", "vlm-bundle/1"},
       {"vision", vision},
-      {"lm", absolute(config.lm.path)},
+      {"lm", config.lm.full_finetune ? std::string("lm") : absolute(config.lm.path)},
       {"lora", lora},
+      {"merged_lm", lm_folder ? "lm" : ""},
       {"system_prompt", config.prompt.system},
       {"user_prompt", config.prompt.user.front()},
       {"max_target_tokens", config.prompt.max_target_tokens},
@@ -71,7 +84,8 @@ VlmBundle load_vlm_bundle(const std::string& path) {
   }
   std::string vision_dir = m.at("vision").get<std::string>();
   if (!fs::path(vision_dir).is_absolute()) vision_dir = dir + "/" + vision_dir;
-  const std::string lm_dir = m.at("lm").get<std::string>();
+  std::string lm_dir = m.at("lm").get<std::string>();
+  if (!fs::path(lm_dir).is_absolute()) lm_dir = dir + "/" + lm_dir;
   auto vision = models::load_vit(vision_dir).model;
   auto qformer = models::load_qformer(dir + "/qformer").model;
   auto adapter = models::load_adapter(dir + "/adapter").model;

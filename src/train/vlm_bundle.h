@@ -1,7 +1,7 @@
 // A trained VLM on disk and back: the export folder a stage-2 run writes (Q-Former and
 // adapter as safetensors + config.json, LoRA in PEFT's format, the ViT when it was trained
-// here, vlm.json naming the base LM and ViT folders and the prompts) and loading it for
-// `vlm caption` and evaluation.
+// here, the LM as an HF folder when fully tuned or asked for merged, vlm.json naming the LM
+// and ViT folders and the prompts) and loading it for `vlm caption` and evaluation.
 #pragma once
 
 #include <memory>
@@ -14,6 +14,10 @@
 #include "train/vlm_prompts.h"
 
 namespace vlm::train {
+
+// The LM as a plain HF folder in DIR: config.json, model.safetensors with any LoRA merged in, and
+// the tokenizer files of the folder it came from.
+void save_lm_folder(models::DecoderLMImpl& lm, const std::string& tokenizer_from, const std::string& dir);
 
 void export_vlm_bundle(const config::RunConfig& config, models::VisionLanguageModelImpl& model, const std::string& dir);
 

@@ -98,6 +98,31 @@ TEST(Lora, ZeroBEqualsBaseAndMergedEqualsUnmerged) {
   }
 }
 
+TEST(Lora, SavedMergedIsAPlainFolderThatGivesTheAdaptedLogits) {
+  for (const auto& cfg : {DecoderConfig::tiny_llama(), DecoderConfig::tiny_qwen3()}) {
+    SCOPED_TRACE(cfg.model_type);
+    TempDir dir;
+    DecoderLM lm = random_lm(cfg, 4);
+    const auto ids = random_ids(2, 6, 100, 5);
+    models::apply_lora(*lm, LoraConfig{.r = 4, .lora_alpha = 8});
+    lm->eval();
+    randomize_b(*lm, 7);
+    torch::NoGradGuard no_grad;
+    const auto adapted = lm->forward({.input_ids = ids}).logits;
+    const auto q_before = lm->layers[0]->self_attn->q_proj->weight.clone();
+    models::save_decoder_merged(*lm, dir.path() + "/lm");
+    // The live model is exactly as before: unmerged, its base weight bit for bit.
+    EXPECT_FALSE(lm->layers[0]->self_attn->q_proj->merged());
+    EXPECT_TRUE(lm->layers[0]->self_attn->q_proj->weight.equal(q_before));
+    // The folder holds HF names only (no lora_ keys) and reloads into a plain LM with the
+    // adapted logits, within the merge tolerance (W + sBA summed in another order).
+    auto loaded = models::load_decoder(dir.path() + "/lm");
+    for (const auto& p : loaded.model->named_parameters()) EXPECT_EQ(p.key().find("lora_"), std::string::npos);
+    EXPECT_TRUE(all_close(loaded.model->forward({.input_ids = ids}).logits, adapted, kMergeTol));
+    EXPECT_FALSE(all_close(loaded.model->layers[0]->self_attn->q_proj->weight, q_before, 1e-4));  // merged in
+  }
+}
+
 TEST(Lora, GradientsReachOnlyTheAdapterAndMatchCentralDifferences) {
   auto cfg = DecoderConfig::tiny_llama();
   cfg.num_hidden_layers = 1;
