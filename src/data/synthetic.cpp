@@ -1,13 +1,12 @@
-// The synthetic shapes generator behind `vlm demo`: scene layout (non-overlapping objects, left
-// to right, with unambiguous pairwise relations), captions from templates that name every object
-// in that order, and question-answer pairs whose answers follow from the objects alone. Rendering
-// lives in synthetic_render.cpp. All randomness comes from a counter-based hash of (seed, split,
-// index), never from std:: distributions, whose output differs between standard libraries.
+// The synthetic shapes generator behind `vlm demo`: scene layout (non-overlapping objects with
+// unambiguous pairwise relations), captions from templates that name every object, and
+// question-answer pairs whose answers follow from the objects alone. Rendering lives in
+// synthetic_render.cpp. All randomness comes from a counter-based hash of (seed, split, index),
+// never from std:: distributions, whose output differs between standard libraries.
 #include "data/synthetic.h"
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <array>
 #include <cmath>
 #include <fstream>
@@ -48,10 +47,8 @@ bool overlaps(const SceneObject& a, const SceneObject& b) {
   return std::hypot(a.cx - b.cx, a.cy - b.cy) < a.radius + b.radius + kGap;
 }
 
-// Places objects so that none overlap, then orders them left to right (the order captions name
-// them in, so a caption follows from the image alone, as a person would read it off) and keeps
-// the placement when each consecutive pair has a sayable relation. Falls back to a row of small
-// objects if random placement keeps failing (about never).
+// Places objects so that none overlap and each consecutive pair has a sayable relation.
+// Falls back to a row of small objects if random placement keeps failing (about never).
 void place(std::vector<SceneObject>& objects, SplitMix& rng) {
   for (int attempt = 0; attempt < 500; ++attempt) {
     bool ok = true;
@@ -61,11 +58,8 @@ void place(std::vector<SceneObject>& objects, SplitMix& rng) {
       o.cx = rng.uniform(lo, hi);
       o.cy = rng.uniform(lo, hi);
       for (size_t j = 0; j < i && ok; ++j) ok = !overlaps(o, objects[j]);
+      if (ok && i > 0) ok = !relation(objects[i - 1], o).empty();
     }
-    if (!ok) continue;
-    std::stable_sort(objects.begin(), objects.end(),
-                     [](const SceneObject& a, const SceneObject& b) { return a.cx < b.cx; });
-    for (size_t i = 1; i < objects.size() && ok; ++i) ok = !relation(objects[i - 1], objects[i]).empty();
     if (ok) return;
   }
   for (size_t i = 0; i < objects.size(); ++i) {

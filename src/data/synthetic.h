@@ -51,7 +51,7 @@ struct QA {
 struct SyntheticSample {
   Image image;
   std::string caption;
-  std::vector<SceneObject> objects;  // left to right, the order the caption names them in
+  std::vector<SceneObject> objects;
   std::vector<QA> qa;
   bool has_heldout_combo = false;
 };

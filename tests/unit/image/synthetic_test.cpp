@@ -93,7 +93,6 @@ TEST(Synthetic, ObjectsDoNotOverlapAndStayInside) {
       }
       if (a > 0) {
         EXPECT_FALSE(relation(s.objects[a - 1], p).empty()) << "sample " << i;
-        EXPECT_LT(s.objects[a - 1].cx, p.cx) << "sample " << i << ": objects (and captions) go left to right";
       }
     }
   }
