@@ -43,7 +43,7 @@ TEST(Demo, QuickRunTrainsEveryStageAndWritesSummaryAndReport) {
   EXPECT_GT(summary.at("vqa").at("questions").get<int64_t>(), 120);
   EXPECT_TRUE(fs::exists(summary.at("report").get<std::string>()));
   EXPECT_TRUE(fs::exists(out + "/runs/stage2/eval/grid.png"));
-  EXPECT_TRUE(fs::exists(out + "/runs/stage2/export/lora/adapter_model.safetensors"));
+  EXPECT_TRUE(fs::exists(out + "/runs/stage2/export/lm/model.safetensors"));  // the demo tunes its whole LM
   EXPECT_TRUE(fs::exists(out + "/runs/lm/export/config.json"));
   // A second run reuses every finished stage and only evaluates again.
   const auto again = vlm::test::run_vlm("demo --quick --out " + out + " --configs " + std::string(VLM_SOURCE_DIR) +
