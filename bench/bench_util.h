@@ -1,11 +1,14 @@
-// Small measuring helpers the benchmarks share: the median of repeated timings, the process's
-// CPU seconds (all threads; robust to other processes on a shared machine) and the load average.
+// Small helpers the benchmarks share: the median of repeated timings, the process's CPU seconds
+// (all threads; robust to other processes on a shared machine), the load average, and the
+// comma-separated lists their flags take.
 #pragma once
 
 #include <stdlib.h>
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <sstream>
+#include <string>
 #include <vector>
 
 namespace vlm::bench {
@@ -27,6 +30,15 @@ inline double process_cpu_seconds() {
 inline double load_1m() {
   double load[1] = {0};
   return getloadavg(load, 1) == 1 ? load[0] : -1.0;
+}
+
+// "a,b,,c" -> {"a", "b", "c"}: a flag's comma-separated values, empty items dropped.
+inline std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
 }
 
 }  // namespace vlm::bench

@@ -19,7 +19,6 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -39,19 +38,12 @@ using namespace vlm;
 using bench::load_1m;
 using bench::median;
 using bench::process_cpu_seconds;
+using bench::split_list;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kShardSize = 256;
 constexpr size_t kTextLength = 32;  // configs/cc-*/stage1.yaml qformer.max_text_length
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 // Writes the shards once (kept in the temp folder between runs); returns the mean JPEG size in KB.
 double write_shards(const fs::path& dir, int n_images) {

@@ -23,7 +23,6 @@
 #include <cstdlib>
 #include <functional>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -41,6 +40,7 @@ using namespace vlm;
 using bench::load_1m;
 using bench::median;
 using bench::process_cpu_seconds;
+using bench::split_list;
 using Clock = std::chrono::steady_clock;
 
 // The shape fields of HuggingFaceTB/SmolLM-135M-Instruct's config.json (the rest are the defaults).
@@ -62,14 +62,6 @@ struct Args {
   int64_t batch = 1, seq = 256, vit_batch = 2, iters = 5, warmup = 1;
   std::vector<int64_t> peak_sizes = {1024, 2048, 4096};
 };
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 Args parse(int argc, char** argv) {
   Args a;

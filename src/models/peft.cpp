@@ -192,4 +192,3 @@ void save_decoder_merged(DecoderLMImpl& lm, const std::string& folder) {
 }
 
 }  // namespace vlm::models
-

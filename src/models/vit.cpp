@@ -199,4 +199,11 @@ LoadedViT load_vit(const std::string& folder) {
   return {cfg, model};
 }
 
+at::Tensor vision_features(ViTModelImpl& vit, const at::Tensor& pixel_values) {
+  if (vit.parameters().front().requires_grad()) return vit.forward(pixel_values);
+  torch::NoGradGuard no_grad;
+  vit.eval();
+  return vit.forward(pixel_values);
+}
+
 }  // namespace vlm::models

@@ -95,4 +95,8 @@ struct LoadedViT {
 // built when the weights have one.
 LoadedViT load_vit(const std::string& folder);
 
+// last_hidden_state (B, 1 + P, D) for training what sits on top of the ViT: with gradients
+// when its weights are trainable, else under no-grad in eval mode (a frozen encoder).
+at::Tensor vision_features(ViTModelImpl& vit, const at::Tensor& pixel_values);
+
 }  // namespace vlm::models

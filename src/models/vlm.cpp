@@ -15,14 +15,7 @@ void VisionLanguageModelImpl::set_train_vision(bool train) {
 }
 
 at::Tensor VisionLanguageModelImpl::image_tokens(const at::Tensor& pixel_values) {
-  at::Tensor feats;
-  if (vision->parameters().front().requires_grad()) {
-    feats = vision->forward(pixel_values);  // trained along (the demo, whose ViT starts from scratch)
-  } else {
-    torch::NoGradGuard no_grad;
-    vision->eval();
-    feats = vision->forward(pixel_values);  // (B, 1 + P, Dv)
-  }
+  const at::Tensor feats = vision_features(*vision, pixel_values);  // (B, 1 + P, Dv)
   const at::Tensor queries = qformer->forward_image(feats);  // (B, Q, Dq)
   return adapter->forward(queries);                          // (B, Q, D)
 }

@@ -1,6 +1,7 @@
 // The stage-2 vision-language model (BLIP-2's second stage, as the reference builds it):
-// frozen ViT (trainable on request) -> Q-Former queries -> 2-layer MLP adapter -> Q image tokens placed before the
-// chat-formatted prompt, then the target; the causal LM (with LoRA) predicts the target.
+// frozen ViT (trainable on request) -> Q-Former queries -> 2-layer MLP adapter -> Q image tokens
+// placed before the chat-formatted prompt, then the target; the causal LM (with LoRA) predicts
+// the target.
 // Rows are laid out [left padding][image tokens][prompt][target][right padding], so the
 // padding of a batch never sits between an image and its prompt.
 // Shape letters: B batch, Q queries, Tp prompt tokens, Tt target tokens, D LM width, V vocab.

@@ -2,7 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <filesystem>
 #include <random>
 
 #include "core/log.h"
@@ -14,8 +13,6 @@
 #include "train/losses.h"
 #include "train/precision.h"
 #include "train/vlm_bundle.h"
-
-namespace fs = std::filesystem;
 
 namespace vlm::train {
 

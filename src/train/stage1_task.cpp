@@ -41,11 +41,7 @@ AlignmentModelImpl::AlignmentModelImpl(models::ViTModel v, models::QFormer q, do
 }
 
 at::Tensor AlignmentModelImpl::vision_features(const at::Tensor& pixel_values) {
-  const bool frozen = !vision->parameters().front().requires_grad();
-  if (!frozen) return vision->forward(pixel_values);
-  torch::NoGradGuard no_grad;
-  vision->eval();
-  return vision->forward(pixel_values);  // (B, 1 + P, Dv)
+  return models::vision_features(*vision, pixel_values);  // (B, 1 + P, Dv)
 }
 
 at::Tensor AlignmentModelImpl::logit_scale() const {
