@@ -1,5 +1,6 @@
-// `vlm eval retrieval` and `vlm eval captions`: evaluate a trained run on a dataset and write
-// the results into the run's eval/ folder (and print them as one JSON object).
+// `vlm eval retrieval`, `vlm eval captions` and `vlm eval vqa`: evaluate a trained run on a
+// dataset, write the results into the run's eval/ folder (retrieval, captions) and print them
+// as one JSON object.
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -56,7 +57,18 @@ int run_eval_captions(const vlm::cli::Args& args) {
   nlohmann::json out = r.metrics;
   out["images"] = r.images;
   out["attribute_accuracy"] = r.attribute_accuracy;
+  out["by_objects"] = vlm::train::attribute_breakdown_json(r);
   std::cout << out.dump() << "\n";
+  return 0;
+}
+
+int run_eval_vqa(const vlm::cli::Args& args) {
+  const std::string model = args.get("--model");
+  if (model.empty()) throw vlm::UsageError("--model RUN is required");
+  const std::string data = args.get("--data");
+  if (data.empty()) throw vlm::UsageError("--data PATH is required");
+  const auto r = vlm::train::evaluate_vqa(model, data, args.get_int("--max-images", 0));
+  std::cout << vlm::train::vqa_json(r).dump() << "\n";
   return 0;
 }
 
@@ -82,6 +94,16 @@ const bool kCaptions = vlm::cli::register_command({
               {"--sample", "", "sample with the run's generation settings instead of greedy decoding"},
               {"--prompt", "TEXT", "the user prompt (default: the first training prompt)"}},
     .run = run_eval_captions,
+});
+
+const bool kVqa = vlm::cli::register_command({
+    .name = "eval vqa",
+    .usage = "--model RUN --data PATH [--max-images N]",
+    .summary = "answer every question of a dataset's samples greedily; exact-match accuracy, overall and by kind",
+    .flags = {{"--model", "RUN", "a stage-2 run directory or its export/"},
+              {"--data", "PATH", "dataset whose samples carry question-answer pairs (e.g. the demo's)"},
+              {"--max-images", "N", "use the first N samples only"}},
+    .run = run_eval_vqa,
 });
 
 }  // namespace

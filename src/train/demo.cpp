@@ -89,11 +89,12 @@ nlohmann::json run_demo(const DemoOptions& options) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::json captions_json = {{"attribute_accuracy", captions.attribute_accuracy},
                                   {"heldout_combo_attribute_accuracy", heldout.attribute_accuracy},
+                                  {"by_objects", attribute_breakdown_json(captions)},
                                   {"images", captions.images}};
   for (const auto& [k, v] : captions.metrics) captions_json[k] = v;
   const nlohmann::json summary = {{"retrieval", retrieval_json(retrieval)},
                                   {"captions", captions_json},
-                                  {"vqa", {{"accuracy", vqa.accuracy}, {"questions", vqa.questions}}},
+                                  {"vqa", vqa_json(vqa)},
                                   {"runs", {{"stage1", stage1}, {"lm", lm}, {"stage2", stage2}}},
                                   {"report", report},
                                   {"seconds", seconds}};

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "data/loader.h"
 #include "data/synthetic.h"
@@ -52,6 +53,27 @@ std::string normalise_answer(std::string s) {
 }
 
 }  // namespace
+
+std::string question_kind(const std::string& question) {
+  std::istringstream words(normalise_answer(question));
+  std::string first, second;
+  words >> first >> second;
+  return second.empty() ? first : first + " " + second;
+}
+
+nlohmann::json attribute_breakdown_json(const CaptionResult& result) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [n, t] : result.attribute_by_objects) {
+    out[std::to_string(n)] = {{"accuracy", t.share()}, {"images", t.total}};
+  }
+  return out;
+}
+
+nlohmann::json vqa_json(const VqaResult& result) {
+  nlohmann::json kinds = nlohmann::json::object();
+  for (const auto& [kind, t] : result.by_kind) kinds[kind] = {{"accuracy", t.share()}, {"questions", t.total}};
+  return {{"accuracy", result.accuracy}, {"questions", result.questions}, {"by_kind", kinds}};
+}
 
 std::vector<std::pair<std::string, std::string>> colour_shape_pairs(const std::string& caption) {
   std::vector<std::string> colours, shapes;
@@ -132,6 +154,7 @@ CaptionResult evaluate_captions(const std::string& model, const CaptionOptions& 
   eval::Predictions predictions;
   eval::References references;
   int64_t correct = 0;
+  std::map<int, Tally> by_objects;
   while (auto batch = loader.next()) {
     const auto answers = generate_answers(bundle, batch->pixel_values,
                                           std::vector<std::string>(static_cast<size_t>(batch->size()), prompt));
@@ -142,18 +165,28 @@ CaptionResult evaluate_captions(const std::string& model, const CaptionOptions& 
       predictions[batch->keys[i]] = answers[i];
       references[batch->keys[i]] = sample.captions;
       const auto want = colour_shape_pairs(sample.captions.front());
-      correct += !want.empty() && colour_shape_pairs(answers[i]) == want ? 1 : 0;
+      const bool right = !want.empty() && colour_shape_pairs(answers[i]) == want;
+      correct += right ? 1 : 0;
+      if (!want.empty()) {
+        Tally& t = by_objects[static_cast<int>(want.size())];
+        ++t.total;
+        t.right += right ? 1 : 0;
+      }
     }
   }
   CaptionResult result;
   result.images = static_cast<int64_t>(rows.size());
   result.attribute_accuracy = rows.empty() ? 0 : static_cast<double>(correct) / static_cast<double>(rows.size());
+  result.attribute_by_objects = std::move(by_objects);
   result.metrics = eval::score_captions(predictions, references);
   if (!options.out_dir.empty()) {
     fs::create_directories(eval::run_files::eval_dir(options.out_dir));
     eval::run_files::write_captions(eval::run_files::captions_path(options.out_dir), rows);
     auto m = result.metrics;
     m["attribute_accuracy"] = result.attribute_accuracy;
+    for (const auto& [n, t] : result.attribute_by_objects) {
+      m[str("attribute_accuracy_", n, n == 1 ? "_object" : "_objects")] = t.share();
+    }
     eval::run_files::write_caption_metrics(eval::run_files::caption_metrics_path(options.out_dir), m);
   }
   return result;
@@ -183,7 +216,13 @@ VqaResult evaluate_vqa(const std::string& model, const std::string& data_path, i
     if (questions.empty()) continue;
     const at::Tensor pixels = batch->pixel_values.index_select(0, torch::tensor(image_of, torch::kLong));
     const auto got = generate_answers(bundle, pixels, questions);
-    for (size_t k = 0; k < got.size(); ++k) right += normalise_answer(got[k]) == normalise_answer(answers[k]) ? 1 : 0;
+    for (size_t k = 0; k < got.size(); ++k) {
+      const bool ok = normalise_answer(got[k]) == normalise_answer(answers[k]);
+      right += ok ? 1 : 0;
+      Tally& t = result.by_kind[question_kind(questions[k])];
+      ++t.total;
+      t.right += ok ? 1 : 0;
+    }
     result.questions += static_cast<int64_t>(got.size());
   }
   result.accuracy = result.questions == 0 ? 0 : static_cast<double>(right) / static_cast<double>(result.questions);

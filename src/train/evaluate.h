@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -30,9 +31,16 @@ struct CaptionOptions {
   bool greedy = true;           // demo evaluation; false = the run's sampling settings
   std::string prompt;           // empty = the first training prompt
 };
+// A share of right answers and how many it is out of.
+struct Tally {
+  int64_t total = 0;
+  int64_t right = 0;
+  double share() const { return total == 0 ? 0.0 : static_cast<double>(right) / static_cast<double>(total); }
+};
 struct CaptionResult {
   int64_t images = 0;
   double attribute_accuracy = 0;           // every object's colour and shape right (synthetic data)
+  std::map<int, Tally> attribute_by_objects;  // the same, by how many objects the reference names
   std::map<std::string, double> metrics;   // BLEU-1..4, ROUGE-L, CIDEr-D
 };
 // `model`: a stage-2 run or export folder. Writes eval/captions.csv and eval/caption_metrics.json.
@@ -42,8 +50,17 @@ CaptionResult evaluate_captions(const std::string& model, const CaptionOptions& 
 struct VqaResult {
   int64_t questions = 0;
   double accuracy = 0;
+  std::map<std::string, Tally> by_kind;  // by question_kind()
 };
 VqaResult evaluate_vqa(const std::string& model, const std::string& data_path, int64_t max_images = 0);
+
+// What a question asks, for the per-kind breakdown: its first two words, lower case
+// ("What shape is the red object?" -> "what shape", "Is there a red star?" -> "is there").
+std::string question_kind(const std::string& question);
+
+// {"1": {"accuracy": x, "images": n}, ...} and {"what shape": {"accuracy": x, "questions": n}, ...}.
+nlohmann::json attribute_breakdown_json(const CaptionResult& result);
+nlohmann::json vqa_json(const VqaResult& result);
 
 // The (colour, shape) pairs a synthetic caption names, sorted: "a small red circle above a
 // large blue star" -> {(blue, star), (red, circle)}.

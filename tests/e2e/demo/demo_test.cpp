@@ -41,6 +41,18 @@ TEST(Demo, QuickRunTrainsEveryStageAndWritesSummaryAndReport) {
   EXPECT_GT(captions.at("BLEU-1").get<double>(), 0.02) << summary.dump(2);
   EXPECT_GT(summary.at("vqa").at("accuracy").get<double>(), 0.15) << summary.dump(2);
   EXPECT_GT(summary.at("vqa").at("questions").get<int64_t>(), 120);
+  // The breakdowns add up to the totals: images by scene size, questions by kind.
+  int64_t images = 0, questions = 0;
+  double right = 0;
+  for (const auto& [n, part] : captions.at("by_objects").items()) images += part.at("images").get<int64_t>();
+  EXPECT_EQ(images, captions.at("images").get<int64_t>());
+  for (const auto& [kind, part] : summary.at("vqa").at("by_kind").items()) {
+    questions += part.at("questions").get<int64_t>();
+    right += part.at("accuracy").get<double>() * part.at("questions").get<double>();
+  }
+  EXPECT_EQ(questions, summary.at("vqa").at("questions").get<int64_t>());
+  EXPECT_NEAR(right / static_cast<double>(questions), summary.at("vqa").at("accuracy").get<double>(), 1e-9);
+  EXPECT_TRUE(summary.at("vqa").at("by_kind").contains("what shape")) << summary.dump(2);
   EXPECT_TRUE(fs::exists(summary.at("report").get<std::string>()));
   EXPECT_TRUE(fs::exists(out + "/runs/stage2/eval/grid.png"));
   EXPECT_TRUE(fs::exists(out + "/runs/stage2/export/lm/model.safetensors"));  // the demo tunes its whole LM
