@@ -24,6 +24,7 @@ void VisionSection::bind(Binder& b) {
   b.field("num_attention_heads", num_attention_heads, "from-scratch heads", at_least(1));
   b.field("intermediate_size", intermediate_size, "from-scratch MLP width", at_least(1));
   b.field("train", train, "train the ViT too (only sensible from scratch, as in the demo)");
+  b.field("lr", lr, "stage 2 with train: the ViT's learning rate; 0 = train.lr", at_least(0.0));
   b.field("feature_cache", feature_cache,
           "stage 1, frozen ViT: folder where its features are computed once and read every epoch; empty = off");
   b.field("feature_cache_dtype", feature_cache_dtype, "feature cache storage: bf16 | fp16 | fp32 (exact, 2x disk)",

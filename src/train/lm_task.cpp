@@ -57,8 +57,7 @@ LmTask::LmTask(const config::RunConfig& config, Distributed* dist)
 
 std::vector<ParamRule> LmTask::param_rules() const { return {{.label = "lm", .pattern = ".*"}}; }
 
-at::Tensor LmTask::loss_of(const std::vector<PromptTarget>& rows) {
-  const TokenBatch t = prompts_.build(rows);
+at::Tensor LmTask::loss_of(const TokenBatch& t, const at::Tensor& count) {
   models::DecoderInput in;
   in.input_ids = torch::cat({t.prompt_ids, t.target_ids}, 1).to(device_);       // (B, Tp + Tt)
   in.attention_mask = torch::cat({t.prompt_mask, t.target_mask}, 1).to(device_);  // (B, Tp + Tt)
@@ -67,25 +66,45 @@ at::Tensor LmTask::loss_of(const std::vector<PromptTarget>& rows) {
                                        1).to(device_);
   compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
   const at::Tensor logits = model_->forward(in).logits;  // (B, T, V)
-  return causal_lm_loss(logits, labels, count_supervised_tokens(labels).clamp_min(1));
+  return causal_lm_loss(logits, labels, count.defined() ? count : count_supervised_tokens(labels).clamp_min(1));
 }
 
 StepResult LmTask::forward_backward(int64_t step, int64_t grad_accum) {
   model_->train();
-  const int rank = dist_ ? dist_->rank() : 0;
-  std::mt19937_64 rng(static_cast<uint64_t>(config_.run.seed) * 2654435761ull + static_cast<uint64_t>(step) * 97 +
-                      static_cast<uint64_t>(rank));
-  StepResult result;
-  at::Tensor total = torch::zeros({});
+  const bool parallel = dist_ && dist_->enabled();
+  const int rank = parallel ? dist_->rank() : 0, world = parallel ? dist_->world_size() : 1;
+  // The rows of the whole global batch come from one stream that every rank draws alike; rank r
+  // keeps its share of each micro-batch. W ranks with batch B thus train on exactly the rows one
+  // process with batch W x B would, and the loss is normalised by the supervised tokens of all of
+  // them (every micro-batch, every rank), as stage 2 does.
+  std::mt19937_64 rng(static_cast<uint64_t>(config_.run.seed) * 2654435761ull + static_cast<uint64_t>(step) * 97);
+  const auto B = static_cast<size_t>(config_.train.batch_size);
+  std::vector<TokenBatch> micro;
+  at::Tensor tokens = torch::zeros({}, torch::kLong);
   for (int64_t m = 0; m < grad_accum; ++m) {
     std::vector<PromptTarget> rows;
-    for (int64_t i = 0; i < config_.train.batch_size; ++i) rows.push_back(train_rows_[rng() % train_rows_.size()]);
-    const at::Tensor loss = loss_of(rows) / static_cast<double>(grad_accum);
-    loss.backward();
-    total += loss.detach().cpu().to(torch::kFloat);
-    result.samples += static_cast<int64_t>(rows.size());
+    for (int r = 0; r < world; ++r) {
+      for (size_t i = 0; i < B; ++i) {
+        const PromptTarget& row = train_rows_[rng() % train_rows_.size()];
+        if (r == rank) rows.push_back(row);
+      }
+    }
+    micro.push_back(prompts_.build(rows));
+    tokens += micro.back().target_mask.sum();
   }
-  result.loss = total;
+  if (parallel) dist_->all_reduce_sum_(tokens);
+  const at::Tensor count = tokens.to(device_).clamp_min(1);
+  StepResult result;
+  at::Tensor total = torch::zeros({}, torch::TensorOptions(torch::kFloat).device(device_));
+  for (const TokenBatch& t : micro) {
+    at::Tensor loss = loss_of(t, count);
+    if (parallel) loss = loss * static_cast<double>(world);  // gradients are averaged over ranks afterwards
+    loss.backward();
+    total += loss.detach().to(torch::kFloat);
+    result.samples += t.prompt_ids.size(0);
+  }
+  result.loss = total;  // world x this rank's share: the trainer's mean over ranks is the global batch's loss
+  result.tokens = tokens.item<int64_t>();
   return result;
 }
 
@@ -98,7 +117,7 @@ std::map<std::string, double> LmTask::evaluate(int64_t) {
   for (size_t start = 0; start < val_rows_.size() && batches < config_.schedule.eval_batches; start += bs, ++batches) {
     const std::vector<PromptTarget> rows(val_rows_.begin() + static_cast<long>(start),
                                          val_rows_.begin() + static_cast<long>(std::min(val_rows_.size(), start + bs)));
-    sum += loss_of(rows).item<double>();
+    sum += loss_of(prompts_.build(rows)).item<double>();
   }
   if (batches == 0) return {};
   return {{"val/loss", sum / static_cast<double>(batches)}};

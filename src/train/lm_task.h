@@ -27,7 +27,8 @@ class LmTask final : public Task {
   void export_to(const std::string& dir) override;
 
  private:
-  at::Tensor loss_of(const std::vector<PromptTarget>& rows);
+  // Mean cross-entropy over the target tokens, or their sum divided by `count` when given.
+  at::Tensor loss_of(const TokenBatch& t, const at::Tensor& count = at::Tensor());
 
   config::RunConfig config_;
   Distributed* dist_;

@@ -88,7 +88,7 @@ Stage2Task::~Stage2Task() = default;
 
 std::vector<ParamRule> Stage2Task::param_rules() const {
   return {
-      {.label = "vision", .pattern = R"(^vision\.)", .lr = config_.train.lr},
+      {.label = "vision", .pattern = R"(^vision\.)", .lr = config_.vision.lr > 0 ? config_.vision.lr : config_.train.lr},
       {.label = "qformer", .pattern = R"(^qformer\.)", .lr = config_.train.lr},
       {.label = "adapter", .pattern = R"(^adapter\.)", .lr = config_.train.lr_head},
       {.label = "lora", .pattern = R"(\.lora_[AB]\.)", .lr = config_.train.lr_head},

@@ -1,4 +1,4 @@
-// Data-parallel equivalence through `vlm train`, both stages: one process with a global batch of
+// Data-parallel equivalence through `vlm train`, every stage: one process with a global batch of
 // 2B and two processes (Gloo on 127.0.0.1, launched as torchrun does) with B each must take the
 // same optimizer steps: every checkpointed parameter agrees within a stated tolerance (below).
 //
@@ -14,6 +14,8 @@
 //   draw per rank, which one process cannot reproduce.
 // - stage 2: the caption loss is divided by the supervised tokens of every micro-batch of both
 //   ranks (grad_accum 2 here), the gradients summed over ranks.
+// - stage lm: every rank draws the rows of the whole global batch from one seeded stream and
+//   keeps its share of each micro-batch; the loss is normalised as in stage 2.
 // - the initial weights: each rank seeds with seed + rank, and rank 0's weights are broadcast.
 #include <gtest/gtest.h>
 
@@ -194,6 +196,25 @@ TEST_F(DataParallel, Stage2TwoRanksTakeTheSameStepsAsOneProcess) {
                                "schedule: {log_every: 1, eval_every: 0, eval_batches: 1, save_every: 1,"
                                " keep_checkpoints: 10, sample_captions: 0}\n"
                                "prompt: {max_target_tokens: 16}\n");
+  const Runs runs = train_both(config);
+  if (HasFailure()) return;
+  expect_same_steps(runs, kSteps, kStage2Tolerance);
+}
+
+// Stage lm (the demo's LM pretraining) draws its rows from one stream on every rank and keeps
+// its share; the loss is normalised by the target tokens of the whole global batch.
+TEST_F(DataParallel, LmStageTwoRanksTakeTheSameStepsAsOneProcess) {
+  constexpr int64_t kSteps = 3;
+  const std::string config =
+      write("lm-dp.yaml", "run: {out_dir: " + dir_.path() + "/runs, seed: 5, deterministic: true, threads: 1}\n" +
+                              "lm: {path: " + data_.tokenizer_dir +
+                              ", hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2,"
+                              " num_key_value_heads: 1, intermediate_size: 64}\n" +
+                              "data: {path: " + data_.train_dir + ", val_fraction: 0.1, workers: 1}\n" +
+                              "train: {stage: lm, steps: 3, grad_accum: 2, lr_head: 3.0e-3, warmup_steps: 1,"
+                              " precision: fp32}\n"
+                              "schedule: {log_every: 1, eval_every: 0, eval_batches: 1, save_every: 1,"
+                              " keep_checkpoints: 10}\n");
   const Runs runs = train_both(config);
   if (HasFailure()) return;
   expect_same_steps(runs, kSteps, kStage2Tolerance);
