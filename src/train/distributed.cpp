@@ -253,6 +253,8 @@ at::Tensor Distributed::all_gather_with_grad(const at::Tensor& tensor) const {
                                static_cast<int64_t>(world_size()));
 }
 
+c10::Device Distributed::collective_device() const { return impl_ ? impl_->device : c10::Device(c10::kCPU); }
+
 void Distributed::barrier() const {
   if (!enabled()) return;
   wait(impl_->group->barrier());

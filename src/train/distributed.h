@@ -75,6 +75,8 @@ class Distributed {
   // across ranks and returns this rank's slice.
   at::Tensor all_gather_with_grad(const at::Tensor& tensor) const;
   void barrier() const;
+  // Where tensors handed to the collectives above must live (CUDA for NCCL, else the CPU).
+  c10::Device collective_device() const;
 
   struct Impl;  // c10d objects; kept out of this header (distributed.cpp)
 

@@ -61,6 +61,9 @@ void set_cpu_rng_state(const at::Tensor& state) {
   gen.set_state(state);
 }
 
+// rng.safetensors: "cpu" is rank 0's state (and a single process's), "cpu.rank1"... the others'.
+std::string rng_key(int64_t rank) { return rank == 0 ? "cpu" : str("cpu.rank", rank); }
+
 }  // namespace
 
 std::atomic<bool>& Trainer::stop_requested() {
@@ -113,7 +116,10 @@ FitResult Trainer::fit() {
     const bool last = step == config_.train.steps;
     maybe_log(step);
     maybe_evaluate(step, last);
-    const bool stop = stop_requested().load();
+    // A signal may reach the ranks a step apart: they agree to stop when any of them was asked,
+    // so all of them take part in the final checkpoint's collective.
+    bool stop = stop_requested().load();
+    if (dist_ != nullptr && dist_->enabled()) stop = dist_->all_reduce_mean(stop ? 1.0 : 0.0) > 0;
     if (checkpointer_.due(step, last || stop)) save_checkpoint(step, /*is_best=*/false);
     if (stop) {
       log::warn("stopping at step ", step, " on request; resume with --resume ", run_dir_);
@@ -206,6 +212,10 @@ void Trainer::maybe_evaluate(int64_t step, bool last) {
 }
 
 void Trainer::save_checkpoint(int64_t step, bool is_best) {
+  // Every rank's RNG state (ITM negatives, LoRA dropout draw from it): rank 0 writes them all,
+  // so that each rank resumes its own stream. A collective: every rank comes here.
+  at::Tensor rng = cpu_rng_state().unsqueeze(0);  // (1, N)
+  if (dist_ != nullptr && dist_->enabled()) rng = dist_->all_gather(rng.to(dist_->collective_device())).cpu();  // (W, N)
   if (dist_ != nullptr && !dist_->is_main()) return;
   checkpointer_.save(
       step,
@@ -218,7 +228,9 @@ void Trainer::save_checkpoint(int64_t step, bool is_best) {
         }
         io::save_tensors(dir + "/model.safetensors", tensors);
         save_optimizer_state(*optimizer_, groups_, dir + "/optimizer.pt");
-        io::save_tensors(dir + "/rng.safetensors", {{"cpu", cpu_rng_state()}});
+        std::vector<std::pair<std::string, at::Tensor>> states = {{"cpu", rng[0]}};
+        for (int64_t r = 1; r < rng.size(0); ++r) states.emplace_back(rng_key(r), rng[r]);
+        io::save_tensors(dir + "/rng.safetensors", states);
         nlohmann::json state = {{"step", step},
                                 {"best_val_loss", std::isfinite(best_val_loss_) ? nlohmann::json(best_val_loss_) : nlohmann::json()},
                                 {"skipped_steps", guard_->skipped()},
@@ -240,7 +252,12 @@ int64_t Trainer::restore_latest() {
     if (item.value().requires_grad()) item.value().copy_(store.get(item.key()));
   }
   load_optimizer_state(*optimizer_, groups_, dir + "/optimizer.pt");
-  set_cpu_rng_state(io::TensorStore::open(dir + "/rng.safetensors").get("cpu").clone());
+  const auto rng = io::TensorStore::open(dir + "/rng.safetensors");
+  const int rank = dist_ != nullptr ? dist_->rank() : 0;
+  if (!rng.contains(rng_key(rank))) {
+    log::warn("the checkpoint has no RNG state for rank ", rank, " (saved by fewer ranks): rank 0's is used");
+  }
+  set_cpu_rng_state(rng.get(rng.contains(rng_key(rank)) ? rng_key(rank) : "cpu").clone());
   const auto state = nlohmann::json::parse(io::read_file(dir + "/state.json"));
   const auto& best = state.at("best_val_loss");
   best_val_loss_ = best.is_number() ? best.get<double>() : std::numeric_limits<double>::infinity();

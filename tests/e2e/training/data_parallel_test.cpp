@@ -21,6 +21,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "io/tensor_store.h"
@@ -29,6 +30,8 @@
 #include "train/demo_data.h"
 #include "train/distributed.h"
 #include "train/metrics_log.h"
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -97,6 +100,22 @@ class DataParallel : public ::testing::Test {
         dir_.path() + "/parallel-");
     for (size_t r = 0; r < ranks.size(); ++r) EXPECT_EQ(ranks[r].status, 0) << "rank " << r << ":\n" << ranks[r].log;
     return {dir_.path() + "/runs/single", dir_.path() + "/runs/parallel"};
+  }
+
+  // Stage 2 needs an LM folder: a tiny one pretrained for two steps by `vlm train` stage lm.
+  // Returns its export folder, or "" (and a test failure) when training it failed.
+  std::string tiny_lm() const {
+    const std::string config =
+        write("lm.yaml", "run: {out_dir: " + dir_.path() + "/runs, name: lm, seed: 1, threads: 1}\n" +
+                             "lm: {path: " + data_.tokenizer_dir +
+                             ", hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2,"
+                             " num_key_value_heads: 1, intermediate_size: 64}\n" +
+                             "data: {path: " + data_.train_dir + ", val_fraction: 0.1, workers: 1}\n" +
+                             "train: {stage: lm, steps: 2, batch_size: 8, warmup_steps: 1, precision: fp32}\n"
+                             "schedule: {eval_every: 0, eval_batches: 1, save_every: 0}\n");
+    const auto lm = vlm::test::run_vlm("train --config " + config);
+    EXPECT_EQ(lm.status, 0) << lm.output;
+    return lm.status == 0 ? dir_.path() + "/runs/lm/export" : "";
   }
 
   vlm::test::TempDir dir_;
@@ -177,20 +196,10 @@ TEST_F(DataParallel, Stage1TwoRanksTakeTheSameStepsAsOneProcess) {
 
 TEST_F(DataParallel, Stage2TwoRanksTakeTheSameStepsAsOneProcess) {
   constexpr int64_t kSteps = 3;
-  // Stage 2 needs an LM folder: a tiny one pretrained for two steps by `vlm train` stage lm.
-  const std::string lm_config =
-      write("lm.yaml", "run: {out_dir: " + dir_.path() + "/runs, name: lm, seed: 1, threads: 1}\n" +
-                           "lm: {path: " + data_.tokenizer_dir +
-                           ", hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2,"
-                           " num_key_value_heads: 1, intermediate_size: 64}\n" +
-                           "data: {path: " + data_.train_dir + ", val_fraction: 0.1, workers: 1}\n" +
-                           "train: {stage: lm, steps: 2, batch_size: 8, warmup_steps: 1, precision: fp32}\n"
-                           "schedule: {eval_every: 0, eval_batches: 1, save_every: 0}\n");
-  const auto lm = vlm::test::run_vlm("train --config " + lm_config);
-  ASSERT_EQ(lm.status, 0) << lm.output;
+  const std::string lm = tiny_lm();
+  ASSERT_FALSE(lm.empty());
   const std::string config =
-      write("stage2.yaml", common_yaml() + "lm: {path: " + dir_.path() +
-                               "/runs/lm/export, lora: {r: 4, alpha: 8, dropout: 0.0}}\n"
+      write("stage2.yaml", common_yaml() + "lm: {path: " + lm + ", lora: {r: 4, alpha: 8, dropout: 0.0}}\n"
                                "train: {stage: stage2, steps: 3, grad_accum: 2, lr: 1.0e-3, lr_head: 2.0e-3,"
                                " warmup_steps: 1, precision: fp32}\n"
                                "schedule: {log_every: 1, eval_every: 0, eval_batches: 1, save_every: 1,"
@@ -233,4 +242,43 @@ TEST_F(DataParallel, Stage1WithItmRunsOnTwoRanksWhoseCaptionsDifferInLength) {
   const auto itm = logged(dir_.path() + "/runs/itm", "train/loss_itm");
   ASSERT_EQ(itm.size(), 3u);
   for (double v : itm) EXPECT_TRUE(std::isfinite(v) && v > 0) << v;
+}
+
+// A two-rank run resumed from its step-2 checkpoint takes the same steps 3 and 4 as the run that
+// went on: each rank restores its own RNG state. LoRA dropout draws from that state (seeded apart
+// per rank), so rank 1 restarting from rank 0's state would train on other dropout masks.
+TEST_F(DataParallel, TwoRankRunResumesWithEveryRanksRandomState) {
+  const std::string lm = tiny_lm();
+  ASSERT_FALSE(lm.empty());
+  const std::string config =
+      write("resume.yaml", common_yaml() + "lm: {path: " + lm + ", lora: {r: 4, alpha: 8, dropout: 0.3}}\n"
+                               "train: {stage: stage2, steps: 4, batch_size: 4, lr: 1.0e-3, lr_head: 2.0e-3,"
+                               " warmup_steps: 1, precision: fp32}\n"
+                               "schedule: {log_every: 1, eval_every: 0, eval_batches: 1, save_every: 1,"
+                               " keep_checkpoints: 10, sample_captions: 0}\n"
+                               "prompt: {max_target_tokens: 16}\n");
+  const auto ranks = vlm::test::launch_ranks(VLM_BINARY, {"train", "--config", config, "--set", "run.name=full"},
+                                             /*world=*/2, dir_.path() + "/full-");
+  for (size_t r = 0; r < ranks.size(); ++r) ASSERT_EQ(ranks[r].status, 0) << "rank " << r << ":\n" << ranks[r].log;
+  const std::string full = dir_.path() + "/runs/full", cut = dir_.path() + "/runs/cut";
+  const auto rng = vlm::io::TensorStore::open(step_dir(full, 2) + "/rng.safetensors");
+  ASSERT_TRUE(rng.contains("cpu.rank1"));
+  EXPECT_FALSE(rng.get("cpu").equal(rng.get("cpu.rank1"))) << "the ranks are seeded apart";
+
+  // The run as a SIGKILL after step 2's checkpoint leaves it.
+  fs::copy(full, cut, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  for (int64_t s : {3, 4}) fs::remove_all(step_dir(cut, s));
+  fs::remove_all(cut + "/export");
+  fs::remove(cut + "/checkpoints/latest");
+  fs::create_directory_symlink(fs::path(step_dir(cut, 2)).filename(), cut + "/checkpoints/latest");
+  const auto resumed = vlm::test::launch_ranks(VLM_BINARY, {"train", "--resume", cut}, /*world=*/2,
+                                               dir_.path() + "/cut-");
+  for (size_t r = 0; r < resumed.size(); ++r) {
+    ASSERT_EQ(resumed[r].status, 0) << "rank " << r << ":\n" << resumed[r].log;
+  }
+  const auto want = logged(full, "train/loss"), got = logged(cut, "train/loss");
+  ASSERT_EQ(want.size(), 4u);
+  ASSERT_EQ(got.size(), 4u);
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_DOUBLE_EQ(got[i], want[i]) << "step " << i + 1;
+  EXPECT_EQ(param_diff(step_dir(full, 4), step_dir(cut, 4)).max_abs, 0.0);
 }
