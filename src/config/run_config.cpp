@@ -23,6 +23,7 @@ void VisionSection::bind(Binder& b) {
   b.field("num_hidden_layers", num_hidden_layers, "from-scratch depth", at_least(1));
   b.field("num_attention_heads", num_attention_heads, "from-scratch heads", at_least(1));
   b.field("intermediate_size", intermediate_size, "from-scratch MLP width", at_least(1));
+  b.field("initializer_range", initializer_range, "from-scratch std of the random weights (HF's 0.02)", at_least(0.0));
   b.field("train", train, "train the ViT too (only sensible from scratch, as in the demo)");
   b.field("lr", lr, "stage 2 with train: the ViT's learning rate; 0 = train.lr", at_least(0.0));
   b.field("feature_cache", feature_cache,
@@ -45,6 +46,7 @@ void QFormerSection::bind(Binder& b) {
   b.field("num_hidden_layers", num_hidden_layers, "from-scratch depth", at_least(1));
   b.field("num_attention_heads", num_attention_heads, "from-scratch heads", at_least(1));
   b.field("intermediate_size", intermediate_size, "from-scratch FFN width", at_least(1));
+  b.field("initializer_range", initializer_range, "from-scratch std of the random weights (HF's 0.02)", at_least(0.0));
 }
 
 void LoraSection::bind(Binder& b) {

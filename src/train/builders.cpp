@@ -35,6 +35,7 @@ models::ViTModel build_vision(const config::RunConfig& config) {
     cfg.num_hidden_layers = v.num_hidden_layers;
     cfg.num_attention_heads = v.num_attention_heads;
     cfg.intermediate_size = v.intermediate_size;
+    cfg.initializer_range = v.initializer_range;
     cfg.validate();
     vit = models::ViTModel(cfg);
     log::info("vision: random ViT (", cfg.num_hidden_layers, " layers, width ", cfg.hidden_size, ")");
@@ -95,6 +96,8 @@ models::QFormer build_qformer(const config::RunConfig& config, int64_t vision_wi
   t.max_position_embeddings = std::max<int64_t>(q.max_text_length, 8);
   t.dropout = 0.0;
   t.attention_dropout = 0.0;
+  t.initializer_range = q.initializer_range;
+  cfg.initializer_range = q.initializer_range;
   cfg.validate();
   log::info("qformer: random (", t.n_layers, " layers, width ", t.dim, ", ", cfg.num_query_tokens, " queries)");
   return models::QFormer(cfg);
