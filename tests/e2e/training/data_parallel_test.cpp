@@ -118,6 +118,17 @@ class DataParallel : public ::testing::Test {
     return lm.status == 0 ? dir_.path() + "/runs/lm/export" : "";
   }
 
+  // A stage-2 config on `lm` with LoRA r 4 and `lora_dropout`; `train` adds to the train section.
+  std::string stage2_config(const std::string& name, const std::string& lm, const std::string& lora_dropout,
+                            const std::string& train) const {
+    return write(name, common_yaml() + "lm: {path: " + lm + ", lora: {r: 4, alpha: 8, dropout: " + lora_dropout +
+                           "}}\n" + "train: {stage: stage2, " + train +
+                           ", lr: 1.0e-3, lr_head: 2.0e-3, warmup_steps: 1, precision: fp32}\n" +
+                           "schedule: {log_every: 1, eval_every: 0, eval_batches: 1, save_every: 1,"
+                           " keep_checkpoints: 10, sample_captions: 0}\n"
+                           "prompt: {max_target_tokens: 16}\n");
+  }
+
   vlm::test::TempDir dir_;
   vlm::train::DemoData data_;
 };
@@ -198,13 +209,7 @@ TEST_F(DataParallel, Stage2TwoRanksTakeTheSameStepsAsOneProcess) {
   constexpr int64_t kSteps = 3;
   const std::string lm = tiny_lm();
   ASSERT_FALSE(lm.empty());
-  const std::string config =
-      write("stage2.yaml", common_yaml() + "lm: {path: " + lm + ", lora: {r: 4, alpha: 8, dropout: 0.0}}\n"
-                               "train: {stage: stage2, steps: 3, grad_accum: 2, lr: 1.0e-3, lr_head: 2.0e-3,"
-                               " warmup_steps: 1, precision: fp32}\n"
-                               "schedule: {log_every: 1, eval_every: 0, eval_batches: 1, save_every: 1,"
-                               " keep_checkpoints: 10, sample_captions: 0}\n"
-                               "prompt: {max_target_tokens: 16}\n");
+  const std::string config = stage2_config("stage2.yaml", lm, "0.0", "steps: 3, grad_accum: 2");
   const Runs runs = train_both(config);
   if (HasFailure()) return;
   expect_same_steps(runs, kSteps, kStage2Tolerance);
@@ -250,13 +255,7 @@ TEST_F(DataParallel, Stage1WithItmRunsOnTwoRanksWhoseCaptionsDifferInLength) {
 TEST_F(DataParallel, TwoRankRunResumesWithEveryRanksRandomState) {
   const std::string lm = tiny_lm();
   ASSERT_FALSE(lm.empty());
-  const std::string config =
-      write("resume.yaml", common_yaml() + "lm: {path: " + lm + ", lora: {r: 4, alpha: 8, dropout: 0.3}}\n"
-                               "train: {stage: stage2, steps: 4, batch_size: 4, lr: 1.0e-3, lr_head: 2.0e-3,"
-                               " warmup_steps: 1, precision: fp32}\n"
-                               "schedule: {log_every: 1, eval_every: 0, eval_batches: 1, save_every: 1,"
-                               " keep_checkpoints: 10, sample_captions: 0}\n"
-                               "prompt: {max_target_tokens: 16}\n");
+  const std::string config = stage2_config("resume.yaml", lm, "0.3", "steps: 4, batch_size: 4");
   const auto ranks = vlm::test::launch_ranks(VLM_BINARY, {"train", "--config", config, "--set", "run.name=full"},
                                              /*world=*/2, dir_.path() + "/full-");
   for (size_t r = 0; r < ranks.size(); ++r) ASSERT_EQ(ranks[r].status, 0) << "rank " << r << ":\n" << ranks[r].log;
