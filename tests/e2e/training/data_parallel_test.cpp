@@ -102,17 +102,22 @@ class DataParallel : public ::testing::Test {
     return {dir_.path() + "/runs/single", dir_.path() + "/runs/parallel"};
   }
 
+  // A stage-lm config for a 1-layer LM on the test data; the arguments add to its sections.
+  std::string lm_stage_yaml(const std::string& run, const std::string& train, const std::string& schedule) const {
+    return "run: {out_dir: " + dir_.path() + "/runs, threads: 1, " + run + "}\n" + "lm: {path: " +
+           data_.tokenizer_dir +
+           ", hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2,"
+           " num_key_value_heads: 1, intermediate_size: 64}\n" +
+           "data: {path: " + data_.train_dir + ", val_fraction: 0.1, workers: 1}\n" +
+           "train: {stage: lm, warmup_steps: 1, precision: fp32, " + train + "}\n" + "schedule: {" + schedule + "}\n";
+  }
+
   // Stage 2 needs an LM folder: a tiny one pretrained for two steps by `vlm train` stage lm.
   // Returns its export folder, or "" (and a test failure) when training it failed.
   std::string tiny_lm() const {
-    const std::string config =
-        write("lm.yaml", "run: {out_dir: " + dir_.path() + "/runs, name: lm, seed: 1, threads: 1}\n" +
-                             "lm: {path: " + data_.tokenizer_dir +
-                             ", hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2,"
-                             " num_key_value_heads: 1, intermediate_size: 64}\n" +
-                             "data: {path: " + data_.train_dir + ", val_fraction: 0.1, workers: 1}\n" +
-                             "train: {stage: lm, steps: 2, batch_size: 8, warmup_steps: 1, precision: fp32}\n"
-                             "schedule: {eval_every: 0, eval_batches: 1, save_every: 0}\n");
+    const std::string config = write(
+        "lm.yaml", lm_stage_yaml("name: lm, seed: 1", "steps: 2, batch_size: 8",
+                                 "eval_every: 0, eval_batches: 1, save_every: 0"));
     const auto lm = vlm::test::run_vlm("train --config " + config);
     EXPECT_EQ(lm.status, 0) << lm.output;
     return lm.status == 0 ? dir_.path() + "/runs/lm/export" : "";
@@ -220,15 +225,9 @@ TEST_F(DataParallel, Stage2TwoRanksTakeTheSameStepsAsOneProcess) {
 TEST_F(DataParallel, LmStageTwoRanksTakeTheSameStepsAsOneProcess) {
   constexpr int64_t kSteps = 3;
   const std::string config =
-      write("lm-dp.yaml", "run: {out_dir: " + dir_.path() + "/runs, seed: 5, deterministic: true, threads: 1}\n" +
-                              "lm: {path: " + data_.tokenizer_dir +
-                              ", hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2,"
-                              " num_key_value_heads: 1, intermediate_size: 64}\n" +
-                              "data: {path: " + data_.train_dir + ", val_fraction: 0.1, workers: 1}\n" +
-                              "train: {stage: lm, steps: 3, grad_accum: 2, lr_head: 3.0e-3, warmup_steps: 1,"
-                              " precision: fp32}\n"
-                              "schedule: {log_every: 1, eval_every: 0, eval_batches: 1, save_every: 1,"
-                              " keep_checkpoints: 10}\n");
+      write("lm-dp.yaml", lm_stage_yaml("seed: 5, deterministic: true", "steps: 3, grad_accum: 2, lr_head: 3.0e-3",
+                                        "log_every: 1, eval_every: 0, eval_batches: 1, save_every: 1,"
+                                        " keep_checkpoints: 10"));
   const Runs runs = train_both(config);
   if (HasFailure()) return;
   expect_same_steps(runs, kSteps, kStage2Tolerance);
