@@ -112,14 +112,10 @@ FitResult Trainer::fit() {
   FitResult result;
   while (step < config_.train.steps) {
     ++step;
-    train_step(step);
+    const bool stop = train_step(step);
     const bool last = step == config_.train.steps;
     maybe_log(step);
     maybe_evaluate(step, last);
-    // A signal may reach the ranks a step apart: they agree to stop when any of them was asked,
-    // so all of them take part in the final checkpoint's collective.
-    bool stop = stop_requested().load();
-    if (dist_ != nullptr && dist_->enabled()) stop = dist_->all_reduce_mean(stop ? 1.0 : 0.0) > 0;
     if (checkpointer_.due(step, last || stop)) save_checkpoint(step, /*is_best=*/false);
     if (stop) {
       log::warn("stopping at step ", step, " on request; resume with --resume ", run_dir_);
@@ -138,7 +134,7 @@ FitResult Trainer::fit() {
   return result;
 }
 
-void Trainer::train_step(int64_t step) {
+bool Trainer::train_step(int64_t step) {
   const auto start = Clock::now();
   scheduler_->apply(step - 1);
   zero_grads(params_);
@@ -147,9 +143,19 @@ void Trainer::train_step(int64_t step) {
   const at::Tensor norm = clip_grad_norm(params_, config_.train.clip_grad_norm);
   // One host sync per step: the finite check decides whether the optimizer may step. Every rank
   // must take the same decision, or their weights part ways: a step is skipped everywhere when
-  // any rank saw a non-finite loss or gradient norm.
+  // any rank saw a non-finite loss or gradient norm. The stop request rides along in the same
+  // collective: a signal may reach the ranks a step apart, and all of them must stop together
+  // to take part in the final checkpoint's collective.
   bool finite = all_finite({r.loss, norm});
-  if (dist_ != nullptr && dist_->enabled()) finite = dist_->all_reduce_mean(finite ? 0.0 : 1.0) == 0.0;
+  bool stop = stop_requested().load();
+  if (dist_ != nullptr && dist_->enabled()) {
+    const at::Tensor flags = torch::tensor({finite ? 0.0 : 1.0, stop ? 1.0 : 0.0}, torch::kDouble)
+                                 .to(dist_->collective_device());  // (2,) summed over ranks
+    dist_->all_reduce_sum_(flags);
+    const at::Tensor any = flags.cpu() > 0;
+    finite = !any[0].item<bool>();
+    stop = any[1].item<bool>();
+  }
   if (guard_->admit(finite, step)) {
     optimizer_->step();
     task_.after_optimizer_step();
@@ -160,6 +166,7 @@ void Trainer::train_step(int64_t step) {
   }
   samples_since_log_ += r.samples;
   seconds_since_log_ += std::chrono::duration<double>(Clock::now() - start).count();
+  return stop;
 }
 
 void Trainer::maybe_log(int64_t step) {

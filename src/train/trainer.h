@@ -40,7 +40,8 @@ class Trainer {
 
  private:
   int64_t restore_latest();
-  void train_step(int64_t step);
+  // One optimizer step; true when a stop was requested (on any rank) by the step's end.
+  bool train_step(int64_t step);
   void maybe_log(int64_t step);
   void maybe_evaluate(int64_t step, bool last);
   void save_checkpoint(int64_t step, bool is_best);
