@@ -253,6 +253,12 @@ at::Tensor Distributed::all_gather_with_grad(const at::Tensor& tensor) const {
                                static_cast<int64_t>(world_size()));
 }
 
+double sum_tokens_across_ranks(const at::Tensor& tokens, const Distributed* dist) {
+  if (dist == nullptr || !dist->enabled()) return 1.0;
+  dist->all_reduce_sum_(tokens);
+  return static_cast<double>(dist->world_size());
+}
+
 c10::Device Distributed::collective_device() const { return impl_ ? impl_->device : c10::Device(c10::kCPU); }
 
 void Distributed::barrier() const {

@@ -36,6 +36,14 @@ enum class GradReduction { kMean, kSum };
 // True when this build has a c10d backend for several processes (Gloo, or NCCL for GPUs).
 bool data_parallel_available();
 
+class Distributed;
+
+// For a loss summed over target tokens and divided by their count across ranks (stage 1's
+// caption loss, stage 2, stage lm): sums `tokens` (this rank's count, a tensor on the collective
+// device or the CPU) over every rank in place, and returns the factor that turns the trainer's
+// gradient mean over ranks back into a sum: the world size, or 1 without data parallelism.
+double sum_tokens_across_ranks(const at::Tensor& tokens, const Distributed* dist);
+
 class Distributed {
  public:
   // Rank 0 hosts the TCPStore at master_addr:master_port; every rank connects and builds the

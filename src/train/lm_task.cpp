@@ -92,13 +92,12 @@ StepResult LmTask::forward_backward(int64_t step, int64_t grad_accum) {
     micro.push_back(prompts_.build(rows));
     tokens += micro.back().target_mask.sum();
   }
-  if (parallel) dist_->all_reduce_sum_(tokens);
+  const double ranks = sum_tokens_across_ranks(tokens, dist_);
   const at::Tensor count = tokens.to(device_).clamp_min(1);
   StepResult result;
   at::Tensor total = torch::zeros({}, torch::TensorOptions(torch::kFloat).device(device_));
   for (const TokenBatch& t : micro) {
-    at::Tensor loss = loss_of(t, count);
-    if (parallel) loss = loss * static_cast<double>(world);  // gradients are averaged over ranks afterwards
+    const at::Tensor loss = loss_of(t, count) * ranks;  // gradients are averaged over ranks afterwards
     loss.backward();
     total += loss.detach().to(torch::kFloat);
     result.samples += t.prompt_ids.size(0);

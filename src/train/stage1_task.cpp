@@ -135,12 +135,8 @@ Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step)
     const at::Tensor labels = ids.masked_fill(mask == 0, kIgnoreIndex);
     // Normalised by the supervised tokens of every rank (as stage 2's caption loss): the trainer
     // averages gradients over ranks, so the world size turns that mean back into a sum.
-    at::Tensor tokens = count_supervised_tokens(labels);
-    double ranks = 1.0;
-    if (dist_ && dist_->enabled()) {
-      dist_->all_reduce_sum_(tokens);
-      ranks = static_cast<double>(dist_->world_size());
-    }
+    const at::Tensor tokens = count_supervised_tokens(labels);
+    const double ranks = sum_tokens_across_ranks(tokens, dist_);
     out.itg = causal_lm_loss(logits, labels, tokens.clamp_min(1)) * ranks;
     out.total = out.total + config_.train.itg_weight * out.itg;
   }

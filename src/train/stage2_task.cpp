@@ -116,15 +116,14 @@ StepResult Stage2Task::forward_backward(int64_t step, int64_t grad_accum) {
     micro.push_back(to_device(batch, t));
     result.samples += batch.size();
   }
-  if (dist_ && dist_->enabled()) dist_->all_reduce_sum_(tokens);
+  const double ranks = sum_tokens_across_ranks(tokens, dist_);
   const at::Tensor count = tokens.to(device_).clamp_min(1);
   at::Tensor total = torch::zeros({}, torch::TensorOptions(torch::kFloat).device(device_));
   for (const auto& b : micro) {
     compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
     const auto [logits, labels] = model_->logits_and_labels(b);
-    at::Tensor loss = causal_lm_loss(logits, labels, count);
     // Gradients are averaged over ranks afterwards; the count already sums them: undo the mean.
-    if (dist_ && dist_->enabled()) loss = loss * static_cast<double>(dist_->world_size());
+    const at::Tensor loss = causal_lm_loss(logits, labels, count) * ranks;
     loss.backward();
     total += loss.detach().to(torch::kFloat);  // stays on the device: the trainer reads it at log time
   }
