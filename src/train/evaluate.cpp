@@ -52,6 +52,17 @@ std::string normalise_answer(std::string s) {
   return b == std::string::npos ? std::string() : out.substr(b, e - b + 1);
 }
 
+// The tallies of a breakdown added up.
+template <typename Key>
+Tally sum_of(const std::map<Key, Tally>& parts) {
+  Tally all;
+  for (const auto& [key, t] : parts) {
+    all.total += t.total;
+    all.right += t.right;
+  }
+  return all;
+}
+
 }  // namespace
 
 std::string question_kind(const std::string& question) {
@@ -153,7 +164,6 @@ CaptionResult evaluate_captions(const std::string& model, const CaptionOptions& 
   std::vector<eval::run_files::CaptionRow> rows;
   eval::Predictions predictions;
   eval::References references;
-  int64_t correct = 0;
   std::map<int, Tally> by_objects;
   while (auto batch = loader.next()) {
     const auto answers = generate_answers(bundle, batch->pixel_values,
@@ -165,18 +175,18 @@ CaptionResult evaluate_captions(const std::string& model, const CaptionOptions& 
       predictions[batch->keys[i]] = answers[i];
       references[batch->keys[i]] = sample.captions;
       const auto want = colour_shape_pairs(sample.captions.front());
-      const bool right = !want.empty() && colour_shape_pairs(answers[i]) == want;
-      correct += right ? 1 : 0;
       if (!want.empty()) {
         Tally& t = by_objects[static_cast<int>(want.size())];
         ++t.total;
-        t.right += right ? 1 : 0;
+        t.right += colour_shape_pairs(answers[i]) == want ? 1 : 0;
       }
     }
   }
   CaptionResult result;
   result.images = static_cast<int64_t>(rows.size());
-  result.attribute_accuracy = rows.empty() ? 0 : static_cast<double>(correct) / static_cast<double>(rows.size());
+  // Over every image: one whose reference names no colour-shape pair counts as wrong.
+  result.attribute_accuracy =
+      rows.empty() ? 0 : static_cast<double>(sum_of(by_objects).right) / static_cast<double>(rows.size());
   result.attribute_by_objects = std::move(by_objects);
   result.metrics = eval::score_captions(predictions, references);
   if (!options.out_dir.empty()) {
@@ -200,7 +210,6 @@ VqaResult evaluate_vqa(const std::string& model, const std::string& data_path, i
   const auto dataset = open_all(data_path, max_images);
   data::Loader loader(dataset, eval_loader_options(32, bundle.preprocess));
   VqaResult result;
-  int64_t right = 0;
   std::map<std::string, const data::SampleRef*> by_key;
   for (const auto& s : dataset->samples) by_key[s.key] = &s;
   while (auto batch = loader.next()) {
@@ -217,15 +226,14 @@ VqaResult evaluate_vqa(const std::string& model, const std::string& data_path, i
     const at::Tensor pixels = batch->pixel_values.index_select(0, torch::tensor(image_of, torch::kLong));
     const auto got = generate_answers(bundle, pixels, questions);
     for (size_t k = 0; k < got.size(); ++k) {
-      const bool ok = normalise_answer(got[k]) == normalise_answer(answers[k]);
-      right += ok ? 1 : 0;
       Tally& t = result.by_kind[question_kind(questions[k])];
       ++t.total;
-      t.right += ok ? 1 : 0;
+      t.right += normalise_answer(got[k]) == normalise_answer(answers[k]) ? 1 : 0;
     }
-    result.questions += static_cast<int64_t>(got.size());
   }
-  result.accuracy = result.questions == 0 ? 0 : static_cast<double>(right) / static_cast<double>(result.questions);
+  const Tally all = sum_of(result.by_kind);
+  result.questions = all.total;
+  result.accuracy = all.share();
   return result;
 }
 
