@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "config/word_groups.h"
 #include "core/error.h"
 
 namespace vlm::config {
@@ -105,6 +106,9 @@ void TrainSection::bind(Binder& b) {
   b.field("learn_temperature", learn_temperature, "learn the temperature (as CLIP)");
   b.field("itm_weight", itm_weight, "BLIP-2 image-text matching loss weight, 0 = off", at_least(0));
   b.field("itg_weight", itg_weight, "BLIP-2 image-grounded caption loss weight, 0 = off", at_least(0));
+  b.field("negative_words", negative_words,
+          "stage 1: groups of interchangeable words, one group per entry (\"red green blue\"); each caption "
+          "gets a hard negative twin with one word replaced from its group or two swapped (NegCLIP)");
   b.field("max_bad_steps", max_bad_steps, "stop after this many non-finite steps in a row", at_least(1));
 }
 
@@ -180,6 +184,7 @@ void RunConfig::validate() const {
       throw ConfigError("vision.feature_cache", "cannot cache features of augmented images (data.augment: true)",
                         str("set data.augment: false, ", off));
   }
+  WordGroups::parse(train.negative_words);  // throws on a malformed group
   if (train.warmup_steps > train.steps) {
     throw ConfigError("train.warmup_steps", str("is ", train.warmup_steps, ", more than train.steps ", train.steps));
   }

@@ -117,6 +117,7 @@ struct TrainSection {
   bool learn_temperature = false;
   double itm_weight = 0.0;         // BLIP-2 image-text matching loss weight (0 = off)
   double itg_weight = 0.0;         // BLIP-2 image-grounded caption loss weight (0 = off)
+  std::vector<std::string> negative_words;  // stage 1: word groups for hard negative captions
   int64_t max_bad_steps = 10;      // consecutive non-finite steps before stopping
   void bind(Binder& b);
 };

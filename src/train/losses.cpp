@@ -36,6 +36,17 @@ void clamp_log_scale_(const at::Tensor& log_scale, double max_scale) {
   log_scale.clamp_(0.0, std::log(max_scale));
 }
 
+namespace {
+
+// (N, E) x (M, E) -> (N, M) dot products; (N, Q, E) images take BLIP-2's best-matching query
+// (the scale > 0 applied afterwards commutes with the max).
+at::Tensor image_text_similarity(const at::Tensor& image, const at::Tensor& text) {
+  if (image.dim() == 2) return at::matmul(image, text.t());
+  return std::get<0>(at::matmul(image, text.t()).max(/*dim=*/1));  // (N, Q, M) -> (N, M)
+}
+
+}  // namespace
+
 ContrastiveOutput contrastive_loss(const at::Tensor& image_embeds, const at::Tensor& text_embeds,
                                    const ContrastiveOptions& options, const Distributed* dist) {
   TORCH_CHECK(image_embeds.dim() == 2 || image_embeds.dim() == 3,
@@ -66,19 +77,27 @@ ContrastiveOutput contrastive_loss(const at::Tensor& image_embeds, const at::Ten
     out.label_offset = static_cast<int64_t>(dist->rank()) * batch;
   }
 
-  if (image.dim() == 2) {
-    out.logits_per_image = scale * at::matmul(image, all_text.t());  // (B, G)
-    out.logits_per_text = scale * at::matmul(text, all_image.t());   // (B, G)
-  } else {
-    // BLIP-2: an image-text similarity is the best-matching query's. scale > 0 commutes with max.
-    const at::Tensor q2t = at::matmul(image, all_text.t());              // (B, Q, G)
-    out.logits_per_image = scale * std::get<0>(q2t.max(/*dim=*/1));       // (B, G)
-    const at::Tensor t2q = at::matmul(all_image, text.t());              // (G, Q, B)
-    out.logits_per_text = scale * std::get<0>(t2q.max(/*dim=*/1)).t();   // (B, G)
-  }
+  out.logits_per_image = scale * image_text_similarity(image, all_text);           // (B, G)
+  out.logits_per_text = scale * image_text_similarity(all_image, text).t();         // (B, G)
   const at::Tensor labels =
       at::arange(out.label_offset, out.label_offset + batch, image.options().dtype(at::kLong));  // (B,)
-  out.loss = 0.5 * (F::cross_entropy(out.logits_per_image, labels) + F::cross_entropy(out.logits_per_text, labels));
+  at::Tensor i2t_logits = out.logits_per_image;
+  if (options.negative_text_embeds.defined()) {
+    TORCH_CHECK(options.negative_text_embeds.sizes() == text_embeds.sizes() && options.negative_valid.defined() &&
+                    options.negative_valid.numel() == batch,
+                "contrastive_loss: negative_text_embeds must be shaped as text_embeds, with negative_valid (B,)");
+    at::Tensor negatives = options.negative_text_embeds.to(dtype);
+    if (options.normalize) negatives = F::normalize(negatives, F::NormalizeFuncOptions().dim(-1));
+    at::Tensor valid = options.negative_valid.to(at::kBool);
+    if (dist != nullptr && dist->enabled()) {
+      negatives = dist->all_gather_with_grad(negatives);
+      valid = dist->all_gather(valid.to(at::kInt)).to(at::kBool);
+    }
+    const at::Tensor twin_logits = scale * image_text_similarity(image, negatives);  // (B, G)
+    i2t_logits = at::cat({i2t_logits, twin_logits.masked_fill(valid.logical_not().unsqueeze(0),
+                                                              -std::numeric_limits<double>::infinity())}, 1);
+  }
+  out.loss = 0.5 * (F::cross_entropy(i2t_logits, labels) + F::cross_entropy(out.logits_per_text, labels));
   return out;
 }
 

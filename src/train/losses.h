@@ -26,11 +26,17 @@ struct ContrastiveOptions {
   double temperature = 0.07;  // fixed temperature (the reference), used when logit_scale is undefined
   at::Tensor logit_scale;     // a scalar 1/temperature, e.g. learned_logit_scale(param); overrides temperature
   bool normalize = true;      // L2-normalise both embeddings along E first (idempotent if already unit)
+  // NegCLIP's hard negatives (negative_captions.h): (B, E) embeddings of the local captions'
+  // perturbed twins, scored as extra columns of the image->text direction only (they have no
+  // image). negative_valid (B,) bool marks the rows that have a twin; the others are left out.
+  // Gathered from every rank with gradients, like the texts, so each image meets all G twins.
+  at::Tensor negative_text_embeds;
+  at::Tensor negative_valid;
 };
 
 struct ContrastiveOutput {
   at::Tensor loss;             // scalar fp32: (CE(image->text) + CE(text->image)) / 2 over the local rows
-  at::Tensor logits_per_image; // (B, G) scaled similarities of local images vs every text
+  at::Tensor logits_per_image; // (B, G) scaled similarities of local images vs every text (twins excluded)
   at::Tensor logits_per_text;  // (B, G) scaled similarities of local texts vs every image
   int64_t label_offset = 0;    // rank * B: local row i matches column label_offset + i
 };

@@ -14,6 +14,7 @@
 #include "train/distributed.h"
 #include "train/feature_cache.h"
 #include "train/losses.h"
+#include "train/negative_captions.h"
 #include "train/precision.h"
 
 namespace fs = std::filesystem;
@@ -51,7 +52,8 @@ at::Tensor AlignmentModelImpl::logit_scale() const {
 
 Stage1Task::Stage1Task(const config::RunConfig& config, Distributed* dist)
     : config_(config), dist_(dist), device_(runtime::parse_device(config.run.device)),
-      tokenizer_(load_qformer_tokenizer(config)) {
+      tokenizer_(load_qformer_tokenizer(config)),
+      negative_words_(config::WordGroups::parse(config.train.negative_words)) {
   auto vision = build_vision(config);
   auto qformer = build_qformer(config, vision->config().hidden_size, tokenizer_);
   model_ = AlignmentModel(std::move(vision), std::move(qformer), config.train.temperature,
@@ -84,13 +86,13 @@ std::vector<ParamRule> Stage1Task::param_rules() const {
 }
 
 ContrastiveOutput Stage1Task::contrastive(const at::Tensor& image, const at::Tensor& txt,
-                                          const Distributed* dist) const {
+                                          const Distributed* dist, ContrastiveOptions twins) const {
   // "mean" pools the queries (the reference tutorial); "max" keeps them for BLIP-2's max.
   const at::Tensor image_for_loss =
       config_.qformer.similarity == "mean" ? torch::nn::functional::normalize(image.mean(1),
                                                  torch::nn::functional::NormalizeFuncOptions().dim(-1))
                                            : image;
-  ContrastiveOptions options;
+  ContrastiveOptions options = std::move(twins);
   options.temperature = config_.train.temperature;
   if (model_->log_scale.defined()) options.logit_scale = model_->logit_scale();
   return contrastive_loss(image_for_loss, txt, options, dist);
@@ -103,6 +105,25 @@ at::Tensor Stage1Task::image_features(const ImageTextBatch& batch) {
   return model_->vision_features(to_device(batch.pixel_values, device_));  // (B, 1 + P, Dv)
 }
 
+ContrastiveOptions Stage1Task::twin_embeddings(const std::vector<std::string>& captions, int64_t step) {
+  ContrastiveOptions twins;
+  if (negative_words_.empty()) return twins;
+  // Seeded by the run and the step only: a caption gets the same twin on every rank.
+  const uint64_t seed = static_cast<uint64_t>(config_.run.seed) * 1000003ull + static_cast<uint64_t>(step);
+  std::vector<std::string> texts;
+  std::vector<uint8_t> valid;
+  for (const std::string& caption : captions) {
+    std::optional<std::string> twin = negative_caption(caption, negative_words_, seed);
+    valid.push_back(twin.has_value() ? 1 : 0);
+    texts.push_back(twin.value_or(caption));  // a placeholder row, masked out of the loss
+  }
+  const auto text = tokenize_for_qformer(tokenizer_, texts, config_.qformer.max_text_length);
+  twins.negative_text_embeds =
+      model_->qformer->text_embed(to_device(text.input_ids, device_), to_device(text.attention_mask, device_));
+  twins.negative_valid = to_device(torch::tensor(valid, torch::kBool), device_);
+  return twins;
+}
+
 Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step) {
   const auto text = tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
   const auto ids = to_device(text.input_ids, device_), mask = to_device(text.attention_mask, device_);
@@ -110,7 +131,7 @@ Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step)
   const at::Tensor feats = image_features(batch);                  // (B, 1 + P, Dv)
   const at::Tensor image = model_->qformer->image_embeds(feats);    // (B, Q, E)
   const at::Tensor txt = model_->qformer->text_embed(ids, mask);    // (B, E)
-  const ContrastiveOutput itc = contrastive(image, txt, dist_);
+  const ContrastiveOutput itc = contrastive(image, txt, dist_, twin_embeddings(batch.captions, step));
   Losses out{/*total=*/itc.loss, /*itc=*/itc.loss, {}, {}};
   if (config_.train.itm_weight > 0) {
     const uint64_t seed = static_cast<uint64_t>(config_.run.seed) * 1000003ull + static_cast<uint64_t>(step) * 7919ull +

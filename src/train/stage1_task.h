@@ -1,12 +1,14 @@
 // Stage 1 (BLIP-2's representation learning, the reference's Q-Former alignment): the ViT
 // frozen under no-grad (trained too in the from-scratch demo), the Q-Former's image queries
 // and its text branch pulled together by the symmetric contrastive loss, with BLIP-2's
-// image-text matching and image-grounded caption losses as options.
+// image-text matching and image-grounded caption losses as options, and NegCLIP's hard negative
+// captions (negative_captions.h).
 #pragma once
 
 #include <memory>
 
 #include "config/run_config.h"
+#include "config/word_groups.h"
 #include "models/qformer.h"
 #include "models/vit.h"
 #include "tokenizers/tokenizer.h"
@@ -59,12 +61,17 @@ class Stage1Task final : public Task {
   at::Tensor image_features(const ImageTextBatch& batch);
   // The symmetric contrastive loss of query embeddings (B, Q, E) and text embeddings (B, E),
   // over the batch gathered from every rank of `dist` (nullptr: this rank's batch alone).
-  ContrastiveOutput contrastive(const at::Tensor& image, const at::Tensor& txt, const Distributed* dist) const;
+  // `twins`: ContrastiveOptions' negative_text_embeds and negative_valid, or left empty.
+  ContrastiveOutput contrastive(const at::Tensor& image, const at::Tensor& txt, const Distributed* dist,
+                                ContrastiveOptions twins = {}) const;
+  // The captions' hard negative twins embedded (train.negative_words), for contrastive().
+  ContrastiveOptions twin_embeddings(const std::vector<std::string>& captions, int64_t step);
 
   config::RunConfig config_;
   Distributed* dist_;
   c10::Device device_;
   tokenizers::Tokenizer tokenizer_;
+  config::WordGroups negative_words_;
   AlignmentModel model_{nullptr};
   std::unique_ptr<FeatureCache> features_;  // vision.feature_cache; outlives the sources reading it
   std::unique_ptr<BatchSource> train_, val_;

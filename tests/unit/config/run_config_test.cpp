@@ -99,6 +99,10 @@ TEST(RunConfig, CrossFieldChecks) {
             "config key 'vision.image_size': 30 is not a multiple of patch_size 16");
   EXPECT_EQ(config_error(kMinimal, {"train.steps=10", "train.warmup_steps=20"}),
             "config key 'train.warmup_steps': is 20, more than train.steps 10");
+  EXPECT_EQ(config_error(kMinimal, {"train.negative_words=[\"red green\", \"circle\"]"}),
+            "config key 'train.negative_words': the group 'circle' needs at least two different words");
+  EXPECT_EQ(config_error(kMinimal, {"train.negative_words=[\"red green\", \"Green square\"]"}),
+            "config key 'train.negative_words': the word 'green' is in more than one group");
 }
 
 TEST(RunConfig, SyntaxErrorNamesFileAndLine) {

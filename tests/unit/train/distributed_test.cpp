@@ -2,7 +2,8 @@
 // a free port, one thread each) against one process holding the whole batch:
 //  - broadcast + all_reduce_gradients + AdamW: the same parameters after 3 steps; a gradient
 //    missing on every rank stays missing;
-//  - the gathered contrastive loss (plain and max-over-queries): the same averaged gradients;
+//  - the gathered contrastive loss (plain, max-over-queries, and with hard negative twins, some
+//    rows without one): the same averaged gradients;
 //  - the causal LM loss over 2 micro-batches per rank normalised by the global token count.
 #include "train/distributed.h"
 
@@ -62,11 +63,13 @@ at::Tensor train_data_parallel(const Distributed& dist, bool reduce = true) {
 }
 
 // Gradients of the projection weights under the gathered contrastive loss, averaged over ranks.
-at::Tensor contrastive_grads(const Distributed& dist, bool queries) {
+at::Tensor contrastive_grads(const Distributed& dist, bool queries, bool twins = false) {
   torch::manual_seed(5);
   torch::nn::Linear image_proj(6, queries ? 4 * 3 : 4), text_proj(5, 4);
   const at::Tensor images = torch::randn({kBatch, 6});
   const at::Tensor texts = torch::randn({kBatch, 5});
+  const at::Tensor twin_texts = torch::randn({kBatch, 5});
+  const at::Tensor twin_valid = torch::arange(kBatch) % 3 != 0;  // rows 0, 3, 6 have no twin
   const int64_t local = kBatch / dist.world_size();
   const at::Tensor xi = images.slice(0, dist.rank() * local, (dist.rank() + 1) * local);
   const at::Tensor xt = texts.slice(0, dist.rank() * local, (dist.rank() + 1) * local);
@@ -74,6 +77,10 @@ at::Tensor contrastive_grads(const Distributed& dist, bool queries) {
   if (queries) image_embeds = image_embeds.view({local, 3, 4});            // (B, Q, E)
   ContrastiveOptions options;
   options.temperature = 0.1;
+  if (twins) {
+    options.negative_text_embeds = text_proj(twin_texts.slice(0, dist.rank() * local, (dist.rank() + 1) * local));
+    options.negative_valid = twin_valid.slice(0, dist.rank() * local, (dist.rank() + 1) * local);
+  }
   const ContrastiveOutput out = contrastive_loss(image_embeds, text_proj(xt), options, &dist);
   out.loss.backward();
   std::vector<at::Tensor> params = image_proj->parameters();
@@ -123,6 +130,7 @@ TEST(DistributedWorker, Run) {
   torch::save(train_data_parallel(dist, /*reduce=*/false), prefix + "_local.pt");
   torch::save(contrastive_grads(dist, /*queries=*/false), prefix + "_clip.pt");
   torch::save(contrastive_grads(dist, /*queries=*/true), prefix + "_blip2.pt");
+  torch::save(contrastive_grads(dist, /*queries=*/true, /*twins=*/true), prefix + "_twins.pt");
   torch::save(lm_grads(dist), prefix + "_lm.pt");
   // A gradient missing on every rank stays missing (AdamW would decay a zero one); one missing on
   // rank 0 only counts as zeros there.
@@ -176,9 +184,8 @@ TEST(Distributed, TwoRanksMatchOneProcess) {
   EXPECT_TRUE(torch::equal(load("rank0_lm.pt"), load("rank1_lm.pt")));
   EXPECT_LT(lm_diff, 1e-6 * std::max(1.0, lm_expected.abs().max().item<double>()));
 
-  for (const bool queries : {false, true}) {
-    const std::string name = queries ? "blip2" : "clip";
-    const at::Tensor expected = contrastive_grads(single, queries);
+  for (const std::string name : {"clip", "blip2", "twins"}) {
+    const at::Tensor expected = contrastive_grads(single, name != "clip", name == "twins");
     const at::Tensor g0 = load("rank0_" + name + ".pt"), g1 = load("rank1_" + name + ".pt");
     EXPECT_TRUE(torch::equal(g0, g1)) << name;
     const double diff = (g0 - expected).abs().max().item<double>();

@@ -55,6 +55,33 @@ TEST(ContrastiveLoss, HandDerived2x2) {
   EXPECT_EQ(out.label_offset, 0);
 }
 
+TEST(ContrastiveLoss, HandDerivedTwinsJoinOnlyTheImageToTextSide) {
+  // HandDerived2x2 plus twins: row 0's twin (5, 0) is the unit (1, 0); row 1 has none.
+  // Image 0 meets twin 0 at similarity 1, image 1 at 0; the masked twin 1 adds nothing.
+  const at::Tensor image = torch::tensor({{3.0, 0.0}, {0.0, 3.0}});
+  const at::Tensor text = torch::tensor({{3.0, 4.0}, {0.0, 5.0}});
+  ContrastiveOptions options;
+  options.temperature = 0.5;
+  options.negative_text_embeds = torch::tensor({{5.0, 0.0}, {1.0, 1.0}});
+  options.negative_valid = torch::tensor({true, false});
+  const ContrastiveOutput out = contrastive_loss(image, text, options);
+  // image->text rows: [1.2, 0 | 2] (label 0), [1.6, 2 | 0] (label 1); text->image as before.
+  auto ce = [](std::vector<double> row, size_t label) {
+    double z = 0;
+    for (double v : row) z += std::exp(v);
+    return std::log(z) - row[label];
+  };
+  const double i2t = (ce({1.2, 0.0, 2.0}, 0) + ce({1.6, 2.0, 0.0}, 1)) / 2;
+  const double t2i = (softplus(0.4) + softplus(-2.0)) / 2;
+  EXPECT_NEAR(out.loss.item<double>(), (i2t + t2i) / 2, 1e-6);
+  // The twins stay out of the reported (B, G) logits, which ITM samples from.
+  EXPECT_TRUE(torch::allclose(out.logits_per_image, torch::tensor({{1.2f, 0.0f}, {1.6f, 2.0f}}), 1e-6, 1e-6));
+  // Without a valid twin the loss is the plain one.
+  options.negative_valid = torch::tensor({false, false});
+  const double plain = contrastive_loss(image, text, ContrastiveOptions{.temperature = 0.5}).loss.item<double>();
+  EXPECT_NEAR(contrastive_loss(image, text, options).loss.item<double>(), plain, 1e-7);
+}
+
 TEST(ContrastiveLoss, ReferenceTemperatureAndBf16InputsReduceInFp32) {
   const at::Tensor image = torch::tensor({{1.0, 0.0}, {0.0, 1.0}});
   const at::Tensor text = torch::tensor({{0.6, 0.8}, {0.0, 1.0}});
@@ -138,6 +165,17 @@ TEST(ContrastiveLoss, GradientsMatchFiniteDifferences) {
   expect_grad_matches_fd([&](const at::Tensor& x) { return contrastive_loss(image, x, options).loss; }, text, 1e-7);
   const at::Tensor queries = torch::randn({3, 2, 4}, at::kDouble);  // max over queries: piecewise smooth
   expect_grad_matches_fd([&](const at::Tensor& x) { return contrastive_loss(x, text, options).loss; }, queries, 1e-7);
+  // Through the twins too, one of them masked out.
+  options.negative_valid = torch::tensor({true, false, true});
+  auto with_twins = [&](const at::Tensor& img, const at::Tensor& twins) {
+    ContrastiveOptions o = options;
+    o.negative_text_embeds = twins;
+    return contrastive_loss(img, text, o).loss;
+  };
+  const at::Tensor twins = torch::randn({3, 4}, at::kDouble);
+  expect_grad_matches_fd([&](const at::Tensor& x) { return with_twins(image, x); }, twins, 1e-7);
+  expect_grad_matches_fd([&](const at::Tensor& x) { return with_twins(x, twins); }, image, 1e-7);
+  expect_grad_matches_fd([&](const at::Tensor& x) { return with_twins(x, twins); }, queries, 1e-7);
 }
 
 TEST(ContrastiveLoss, LearnedScaleGradientAndClamp) {
