@@ -202,7 +202,8 @@ TEST_F(DataParallel, Stage1TwoRanksTakeTheSameStepsAsOneProcess) {
   constexpr int64_t kSteps = 6;
   const std::string config = write(
       "stage1.yaml", common_yaml() + "train: {stage: stage1, steps: 6, lr: 1.0e-3, warmup_steps: 1, precision: fp32,"
-                                     " learn_temperature: true, itg_weight: 0.5}\n"
+                                     " learn_temperature: true, itg_weight: 0.5,"
+                                     " negative_words: [\"circle square triangle star cross\", \"red green blue\"]}\n"
                                      "schedule: {log_every: 1, eval_every: 0, eval_batches: 1, save_every: 1,"
                                      " keep_checkpoints: 10}\n");
   const Runs runs = train_both(config);
