@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 
 #include "train/distributed.h"
 
@@ -103,30 +104,58 @@ ContrastiveOutput contrastive_loss(const at::Tensor& image_embeds, const at::Ten
 
 namespace {
 
+// splitmix64's finaliser: every input bit reaches every output bit.
+uint64_t mix64(uint64_t key) {
+  key = (key ^ (key >> 30)) * 0xBF58476D1CE4E5B9ull;
+  key = (key ^ (key >> 27)) * 0x94D049BB133111EBull;
+  return key ^ (key >> 31);
+}
+
 // One draw per row from softmax(row) + 1e-4 with the matching column zeroed (LAVIS adds 1e-4 so
-// that a row whose softmax mass sits all on the diagonal still has candidates).
-at::Tensor sample_rows(const at::Tensor& logits, int64_t offset, at::Generator& gen) {
-  const int64_t rows = logits.size(0);
-  at::Tensor weights = at::softmax(logits.detach().to(at::kFloat), 1).cpu() + 1e-4;  // (B, G)
+// that a row whose softmax mass sits all on the diagonal still has candidates), by the Gumbel-max
+// trick: argmax_j log w_ij + Gumbel noise keyed by (seed, row id, column id). The draw of a row
+// depends on which samples the columns hold, not on their order, so one process holding the
+// whole batch and ranks holding shards of it pick the same negatives.
+at::Tensor sample_rows(const at::Tensor& logits, int64_t offset, const at::Tensor& ids, uint64_t seed) {
+  const int64_t rows = logits.size(0), cols = logits.size(1);
+  at::Tensor weights = at::softmax(logits.detach().to(at::kDouble), 1).cpu() + 1e-4;  // (B, G)
   weights = at::nan_to_num(weights, /*nan=*/1e-4, /*posinf=*/1.0, /*neginf=*/0.0);
-  const at::Tensor rows_idx = at::arange(rows, at::kLong);
-  weights.index_put_({rows_idx, rows_idx + offset}, 0.0);
-  return at::multinomial(weights, /*num_samples=*/1, /*replacement=*/false, gen).squeeze(1);  // (B,)
+  const auto w = weights.accessor<double, 2>();
+  const auto id = ids.accessor<int64_t, 1>();
+  at::Tensor picks = at::empty({rows}, at::kLong);
+  for (int64_t i = 0; i < rows; ++i) {
+    double best = -std::numeric_limits<double>::infinity();
+    int64_t best_j = i + offset == 0 ? 1 : 0;
+    for (int64_t j = 0; j < cols; ++j) {
+      if (j == i + offset) continue;
+      const uint64_t key = mix64(seed) ^ (static_cast<uint64_t>(id[i + offset]) * 0x9E3779B97F4A7C15ull) ^
+                           (static_cast<uint64_t>(id[j]) * 0xC2B2AE3D27D4EB4Full);
+      const double u = (static_cast<double>(mix64(key) >> 11) + 0.5) * 0x1.0p-53;  // (0, 1)
+      const double score = std::log(w[i][j]) - std::log(-std::log(u));
+      if (score > best) best = score, best_j = j;
+    }
+    picks[i] = best_j;
+  }
+  return picks;  // (B,) column indices
 }
 
 }  // namespace
 
-ItmPlan sample_itm_negatives(const ContrastiveOutput& contrastive, uint64_t seed) {
+ItmPlan sample_itm_negatives(const ContrastiveOutput& contrastive, uint64_t seed, const at::Tensor& sample_ids) {
   const at::Tensor& lpi = contrastive.logits_per_image;
   const at::Tensor& lpt = contrastive.logits_per_text;
   TORCH_CHECK(lpi.defined() && lpt.defined() && lpi.dim() == 2 && lpi.sizes() == lpt.sizes(),
               "sample_itm_negatives: needs the (B, G) logits of a ContrastiveOutput");
-  const int64_t batch = lpi.size(0);
-  TORCH_CHECK(lpi.size(1) >= 2, "sample_itm_negatives: a batch of one has no negatives");
+  const int64_t batch = lpi.size(0), gathered = lpi.size(1);
+  TORCH_CHECK(gathered >= 2, "sample_itm_negatives: a batch of one has no negatives");
+  const at::Tensor ids = sample_ids.defined() ? sample_ids.to(at::kCPU, at::kLong).contiguous()
+                                              : at::arange(gathered, at::kLong);  // (G,)
+  TORCH_CHECK(ids.dim() == 1 && ids.size(0) == gathered, "sample_itm_negatives: sample_ids must be (G,), got ",
+              ids.sizes(), " for ", gathered, " gathered samples");
   torch::NoGradGuard no_grad;
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  const at::Tensor neg_text = sample_rows(lpi, contrastive.label_offset, gen);   // (B,) text per image
-  const at::Tensor neg_image = sample_rows(lpt, contrastive.label_offset, gen);  // (B,) image per text
+  // Two streams: the text drawn for each image, and the image drawn for each text.
+  const at::Tensor neg_text = sample_rows(lpi, contrastive.label_offset, ids, seed * 2);        // (B,)
+  const at::Tensor neg_image = sample_rows(lpt, contrastive.label_offset, ids, seed * 2 + 1);   // (B,)
   const at::Tensor pos = at::arange(contrastive.label_offset, contrastive.label_offset + batch, at::kLong);
 
   ItmPlan plan;

@@ -64,10 +64,13 @@ struct ItmPlan {
 };
 
 // Samples the hard negatives with probability softmax(similarity row), the matching pair
-// excluded (its weight set to 0, as BLIP-2 does), from a CPU generator seeded with `seed`
-// (pass e.g. seed + step * world_size + rank). Uses logits_per_image / logits_per_text and
-// label_offset of a ContrastiveOutput. No gradient flows; one small device->host copy.
-ItmPlan sample_itm_negatives(const ContrastiveOutput& contrastive, uint64_t seed);
+// excluded (its weight set to 0, as BLIP-2 does), as a pure function of (seed, which samples
+// meet): Gumbel-max with noise keyed by the ids of the row's and the column's samples.
+// sample_ids (G,) int64 names the gathered samples in column order (e.g. a hash of each sample's
+// key, gathered like the embeddings); then one process and any number of ranks holding the same
+// global batch draw the same negatives. Undefined: ids are the column positions. Pass a seed that
+// changes per step, the same on every rank. No gradient flows; one small device->host copy.
+ItmPlan sample_itm_negatives(const ContrastiveOutput& contrastive, uint64_t seed, const at::Tensor& sample_ids = {});
 
 // 2-class cross-entropy of the ITM head: itm_logits (3B, 2), labels from ItmPlan. fp32.
 at::Tensor itm_loss(const at::Tensor& itm_logits, const at::Tensor& labels);

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "core/torch_compat.h"
+#include "data/split.h"
 #include "io/atomic_file.h"
 #include "models/weights.h"
 #include "train/builders.h"
@@ -134,12 +135,19 @@ Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step)
   const ContrastiveOutput itc = contrastive(image, txt, dist_, twin_embeddings(batch.captions, step));
   Losses out{/*total=*/itc.loss, /*itc=*/itc.loss, {}, {}};
   if (config_.train.itm_weight > 0) {
-    const uint64_t seed = static_cast<uint64_t>(config_.run.seed) * 1000003ull + static_cast<uint64_t>(step) * 7919ull +
-                          static_cast<uint64_t>(dist_ ? dist_->rank() : 0);
-    const ItmPlan plan = sample_itm_negatives(itc, seed);
+    // Negatives are a function of the step and of which samples meet, not of the rank: samples
+    // are named by a hash of their keys, gathered in the same order as the embeddings.
+    const uint64_t seed = static_cast<uint64_t>(config_.run.seed) * 1000003ull + static_cast<uint64_t>(step) * 7919ull;
+    std::vector<int64_t> key_hashes;
+    for (const std::string& key : batch.keys) key_hashes.push_back(static_cast<int64_t>(data::stable_hash(key, 0)));
+    at::Tensor sample_ids = torch::tensor(key_hashes, torch::kLong);  // (B,)
     // Hard negatives are drawn from the gathered batch; with one process that is this batch.
     const bool gather = dist_ && dist_->enabled();
-    const at::Tensor feats_all = gather ? dist_->all_gather(feats.detach()) : feats;
+    if (gather) sample_ids = dist_->all_gather(sample_ids.to(device_)).cpu();  // (G,)
+    const ItmPlan plan = sample_itm_negatives(itc, seed, sample_ids);
+    // A ViT trained here gets the ITM gradient of every rank's rows, as on one process.
+    const at::Tensor feats_all =
+        !gather ? feats : feats.requires_grad() ? dist_->all_gather_with_grad(feats) : dist_->all_gather(feats);
     const at::Tensor ids_all =
         gather ? dist_->all_gather(pad_to_longest_rank(ids, tokenizer_.pad_token_id().value_or(0), *dist_)) : ids;
     const at::Tensor mask_all = gather ? dist_->all_gather(pad_to_longest_rank(mask, 0, *dist_)) : mask;

@@ -10,8 +10,9 @@
 //   does not depend on that order.
 // - stage 1: the contrastive loss scores each rank's rows against the embeddings gathered from
 //   both ranks (with gradients), and gradients are averaged over ranks; the ITG caption loss is
-//   divided by the supervised tokens of both ranks. ITM is off: its hard negatives are a random
-//   draw per rank, which one process cannot reproduce.
+//   divided by the supervised tokens of both ranks; the hard negative captions are a function
+//   of (caption, step); ITM's hard negatives are drawn by noise keyed by the ids of the samples
+//   that meet, not by their order or rank, and a trained ViT gets every rank's ITM gradient.
 // - stage 2: the caption loss is divided by the supervised tokens of every micro-batch of both
 //   ranks (grad_accum 2 here), the gradients summed over ranks.
 // - stage lm: every rank draws the rows of the whole global batch from one seeded stream and
@@ -202,7 +203,7 @@ TEST_F(DataParallel, Stage1TwoRanksTakeTheSameStepsAsOneProcess) {
   constexpr int64_t kSteps = 6;
   const std::string config = write(
       "stage1.yaml", common_yaml() + "train: {stage: stage1, steps: 6, lr: 1.0e-3, warmup_steps: 1, precision: fp32,"
-                                     " learn_temperature: true, itg_weight: 0.5,"
+                                     " learn_temperature: true, itg_weight: 0.5, itm_weight: 0.5,"
                                      " negative_words: [\"circle square triangle star cross\", \"red green blue\"]}\n"
                                      "schedule: {log_every: 1, eval_every: 0, eval_batches: 1, save_every: 1,"
                                      " keep_checkpoints: 10}\n");
@@ -234,8 +235,8 @@ TEST_F(DataParallel, LmStageTwoRanksTakeTheSameStepsAsOneProcess) {
   expect_same_steps(runs, kSteps, kStage2Tolerance);
 }
 
-// ITM is outside the equivalence (its negatives are drawn per rank), but it gathers every rank's
-// caption ids, which each rank pads to its own longest caption: the shapes must be made to agree.
+// ITM gathers every rank's caption ids, which each rank pads to its own longest caption: the
+// shapes must be made to agree (batch 4 here, so that the ranks' longest captions differ).
 TEST_F(DataParallel, Stage1WithItmRunsOnTwoRanksWhoseCaptionsDifferInLength) {
   const std::string config = write(
       "itm.yaml", common_yaml() + "train: {stage: stage1, steps: 3, batch_size: 4, lr: 1.0e-3, warmup_steps: 1,"

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <set>
 
 namespace vlm::train {
 namespace {
@@ -244,6 +245,45 @@ TEST(Itm, NegativesFollowSoftmaxWithoutDiagonal) {
   }
   // Binomial(2000, 0.731): sd ~ 0.0099; allow 4 sd.
   EXPECT_NEAR(static_cast<double>(count1) / draws, p1, 0.04);
+}
+
+TEST(Itm, DrawsDependOnWhichSamplesMeetNotOnTheirOrderOrRank) {
+  // One process holds samples 0..5 (ids 100..105) in order; two ranks hold positions 0, 2, 4 and
+  // 1, 3, 5 (the sampler's split) and see the columns gathered as [0, 2, 4, 1, 3, 5]. Every
+  // sample must get the same negative (by id) in both layouts.
+  torch::manual_seed(4);
+  const at::Tensor i2t = torch::randn({6, 6}) * 2, t2i = torch::randn({6, 6}) * 2;
+  const at::Tensor ids = torch::arange(100, 106, at::kLong);
+  const at::Tensor order = torch::tensor({0, 2, 4, 1, 3, 5}, at::kLong);
+  for (uint64_t seed : {1u, 2u, 3u, 99u}) {
+    ContrastiveOutput whole;
+    whole.logits_per_image = i2t;
+    whole.logits_per_text = t2i;
+    const ItmPlan one = sample_itm_negatives(whole, seed, ids);
+    for (int64_t rank = 0; rank < 2; ++rank) {
+      const at::Tensor rows = order.slice(0, 3 * rank, 3 * rank + 3);  // this rank's samples
+      ContrastiveOutput shard;
+      shard.logits_per_image = i2t.index_select(0, rows).index_select(1, order);
+      shard.logits_per_text = t2i.index_select(0, rows).index_select(1, order);
+      shard.label_offset = 3 * rank;
+      const ItmPlan part = sample_itm_negatives(shard, seed, ids.index_select(0, order));
+      for (int64_t i = 0; i < 3; ++i) {
+        const int64_t sample = rows[i].item<int64_t>();
+        // Negative image for text `sample` (rows B..2B-1), negative text for image `sample` (2B..3B-1).
+        EXPECT_EQ(order[part.image_index[3 + i].item<int64_t>()].item<int64_t>(), one.image_index[6 + sample].item<int64_t>())
+            << "seed " << seed << " sample " << sample;
+        EXPECT_EQ(order[part.text_index[6 + i].item<int64_t>()].item<int64_t>(), one.text_index[12 + sample].item<int64_t>())
+            << "seed " << seed << " sample " << sample;
+      }
+    }
+  }
+  // The draws do change with the seed (else the check above could not fail).
+  ContrastiveOutput whole;
+  whole.logits_per_image = torch::zeros({6, 6});
+  whole.logits_per_text = torch::zeros({6, 6});
+  std::set<int64_t> picks;
+  for (uint64_t seed = 0; seed < 50; ++seed) picks.insert(sample_itm_negatives(whole, seed, ids).text_index[12].item<int64_t>());
+  EXPECT_EQ(picks.size(), 5u);  // every column but the diagonal
 }
 
 TEST(Itm, RankOffsetOnGatheredColumns) {
