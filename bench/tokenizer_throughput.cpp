@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/mix64.h"
 #include "tokenizers/tokenizer.h"
 
 namespace {
@@ -36,12 +37,7 @@ std::vector<std::string> prose(size_t bytes) {
       "development", "community", "experience", "important", "different"};
   constexpr size_t kCount = sizeof(kWords) / sizeof(kWords[0]);
   uint64_t state = 7;
-  auto next = [&]() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  };
+  auto next = [&]() { return vlm::mix64(state += vlm::kGoldenGamma); };
   auto uniform = [&](uint64_t n) { return next() % n; };
   std::vector<std::string> lines;
   size_t total = 0;

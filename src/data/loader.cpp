@@ -12,6 +12,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "core/mix64.h"
 #include "data/image.h"
 #include "data/split.h"
 
@@ -28,13 +29,6 @@ struct Loader::Loaded {
 };
 
 namespace {
-
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 void count(SkipStats& stats, const std::string& reason) {
   if (reason.empty()) ++stats.ok;
@@ -131,7 +125,7 @@ std::shared_ptr<const std::vector<int64_t>> Loader::permutation(int64_t epoch) c
     // Fisher-Yates with our own generator: std::shuffle's output differs between standard libraries.
     uint64_t state = stable_hash(str("epoch:", epoch), options_.seed);
     for (size_t i = perm->size(); i > 1; --i) {
-      const size_t j = static_cast<size_t>(splitmix64(state) % i);
+      const size_t j = static_cast<size_t>(mix64(state += kGoldenGamma) % i);  // splitmix64's stream
       std::swap((*perm)[i - 1], (*perm)[j]);
     }
   }

@@ -2,6 +2,7 @@
 #include "data/split.h"
 
 #include "core/error.h"
+#include "core/mix64.h"
 #include "data/sources.h"
 
 namespace vlm::data {
@@ -14,13 +15,7 @@ uint64_t stable_hash(std::string_view key, uint64_t seed) {
   };
   for (int i = 0; i < 8; ++i) mix_byte(static_cast<uint8_t>(seed >> (8 * i)));
   for (char c : key) mix_byte(static_cast<uint8_t>(c));
-  // splitmix64's finaliser: FNV's low bits are weak for short keys.
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebULL;
-  h ^= h >> 31;
-  return h;
+  return mix64(h);  // splitmix64's finaliser: FNV's low bits are weak for short keys
 }
 
 double hash_unit(std::string_view key, uint64_t seed) {

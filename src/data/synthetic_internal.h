@@ -6,16 +6,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/mix64.h"
 #include "data/synthetic.h"
 
 namespace vlm::data {
-
-inline uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 inline uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t c) {
   return splitmix64(splitmix64(splitmix64(a) ^ b) ^ c);

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/mix64.h"
 #include "train/distributed.h"
 
 namespace vlm::train {
@@ -104,13 +105,6 @@ ContrastiveOutput contrastive_loss(const at::Tensor& image_embeds, const at::Ten
 
 namespace {
 
-// splitmix64's finaliser: every input bit reaches every output bit.
-uint64_t mix64(uint64_t key) {
-  key = (key ^ (key >> 30)) * 0xBF58476D1CE4E5B9ull;
-  key = (key ^ (key >> 27)) * 0x94D049BB133111EBull;
-  return key ^ (key >> 31);
-}
-
 // One draw per row from softmax(row) + 1e-4 with the matching column zeroed (LAVIS adds 1e-4 so
 // that a row whose softmax mass sits all on the diagonal still has candidates), by the Gumbel-max
 // trick: argmax_j log w_ij + Gumbel noise keyed by (seed, row id, column id). The draw of a row
@@ -122,13 +116,14 @@ at::Tensor sample_rows(const at::Tensor& logits, int64_t offset, const at::Tenso
   weights = at::nan_to_num(weights, /*nan=*/1e-4, /*posinf=*/1.0, /*neginf=*/0.0);
   const auto w = weights.accessor<double, 2>();
   const auto id = ids.accessor<int64_t, 1>();
+  const uint64_t stream = mix64(seed);
   at::Tensor picks = at::empty({rows}, at::kLong);
   for (int64_t i = 0; i < rows; ++i) {
     double best = -std::numeric_limits<double>::infinity();
     int64_t best_j = i + offset == 0 ? 1 : 0;
     for (int64_t j = 0; j < cols; ++j) {
       if (j == i + offset) continue;
-      const uint64_t key = mix64(seed) ^ (static_cast<uint64_t>(id[i + offset]) * 0x9E3779B97F4A7C15ull) ^
+      const uint64_t key = stream ^ (static_cast<uint64_t>(id[i + offset]) * 0x9E3779B97F4A7C15ull) ^
                            (static_cast<uint64_t>(id[j]) * 0xC2B2AE3D27D4EB4Full);
       const double u = (static_cast<double>(mix64(key) >> 11) + 0.5) * 0x1.0p-53;  // (0, 1)
       const double score = std::log(w[i][j]) - std::log(-std::log(u));

@@ -116,7 +116,7 @@ ContrastiveOptions Stage1Task::twin_embeddings(const std::vector<std::string>& c
   for (const std::string& caption : captions) {
     std::optional<std::string> twin = negative_caption(caption, negative_words_, seed);
     valid.push_back(twin.has_value() ? 1 : 0);
-    texts.push_back(twin.value_or(caption));  // a placeholder row, masked out of the loss
+    texts.push_back(twin.value_or(caption));  // no twin: the caption fills the row, negative_valid masks it
   }
   const auto text = tokenize_for_qformer(tokenizer_, texts, config_.qformer.max_text_length);
   twins.negative_text_embeds =
