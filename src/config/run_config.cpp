@@ -185,6 +185,10 @@ void RunConfig::validate() const {
                         str("set data.augment: false, ", off));
   }
   WordGroups::parse(train.negative_words);  // throws on a malformed group
+  if (train.stage != "stage1" && !train.negative_words.empty()) {
+    // Elsewhere the twins would be ignored without a word; say so instead.
+    throw ConfigError("train.negative_words", "is for stage 1 only, got stage " + train.stage);
+  }
   if (train.warmup_steps > train.steps) {
     throw ConfigError("train.warmup_steps", str("is ", train.warmup_steps, ", more than train.steps ", train.steps));
   }

@@ -103,6 +103,8 @@ TEST(RunConfig, CrossFieldChecks) {
             "config key 'train.negative_words': the group 'circle' needs at least two different words");
   EXPECT_EQ(config_error(kMinimal, {"train.negative_words=[\"red green\", \"Green square\"]"}),
             "config key 'train.negative_words': the word 'green' is in more than one group");
+  EXPECT_EQ(config_error(kMinimal, {"train.stage=stage2", "lm.path=lm", "train.negative_words=[\"red green\"]"}),
+            "config key 'train.negative_words': is for stage 1 only, got stage stage2");
 }
 
 TEST(RunConfig, SyntaxErrorNamesFileAndLine) {
