@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "core/mix64.h"
 #include "data/augment.h"
 #include "data/image.h"
 #include "data/synthetic.h"
@@ -30,7 +31,7 @@ inline Photo make_photo(int index, int width, int height) {
       data::generate_sample(config, data::SyntheticSplit::kTrain, static_cast<uint64_t>(index));
   const int x0 = (config.image_size - width) / 2, y0 = (config.image_size - height) / 2;
   data::Image im = data::crop_image(s.image, x0, y0, width, height);
-  uint64_t state = 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(index + 1);
+  uint64_t state = kGoldenGamma * static_cast<uint64_t>(index + 1);
   for (int y = 0; y < im.height; ++y) {
     for (int x = 0; x < im.width; ++x) {
       uint8_t* p = im.pixel(x, y);

@@ -149,7 +149,7 @@ std::shared_ptr<Loader::Loaded> Loader::load(int64_t global) const {
   out->key = sample.key;
   out->qa = sample.qa;
   if (!sample.captions.empty()) {
-    const uint64_t pick = stable_hash(sample.key, options_.seed ^ (0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(epoch + 1)));
+    const uint64_t pick = stable_hash(sample.key, options_.seed ^ (kGoldenGamma * static_cast<uint64_t>(epoch + 1)));
     out->caption = sample.captions[pick % sample.captions.size()];
   }
   try {

@@ -123,7 +123,7 @@ at::Tensor sample_rows(const at::Tensor& logits, int64_t offset, const at::Tenso
     int64_t best_j = i + offset == 0 ? 1 : 0;
     for (int64_t j = 0; j < cols; ++j) {
       if (j == i + offset) continue;
-      const uint64_t key = stream ^ (static_cast<uint64_t>(id[i + offset]) * 0x9E3779B97F4A7C15ull) ^
+      const uint64_t key = stream ^ (static_cast<uint64_t>(id[i + offset]) * kGoldenGamma) ^
                            (static_cast<uint64_t>(id[j]) * 0xC2B2AE3D27D4EB4Full);
       const double u = (static_cast<double>(mix64(key) >> 11) + 0.5) * 0x1.0p-53;  // (0, 1)
       const double score = std::log(w[i][j]) - std::log(-std::log(u));
