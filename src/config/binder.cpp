@@ -50,18 +50,20 @@ class YamlReader final : public Binder {
   void field(std::string_view key, int64_t& value, std::string_view, Limits limits) override {
     auto node = take(key);
     if (!node) return;
-    if (!node->IsScalar()) bad(key, "expected an integer, got " + describe(*node));
-    const std::string s = node->Scalar();
-    size_t used = 0;
-    long long parsed = 0;
-    try {
-      parsed = std::stoll(s, &used);
-    } catch (const std::exception&) {
-      used = 0;
+    value = integer(key, *node, limits, "an integer");
+  }
+
+  void field(std::string_view key, std::vector<int64_t>& value, std::string_view, Limits limits) override {
+    auto node = take(key);
+    if (!node) return;
+    if (node->IsNull()) {
+      value.clear();
+      return;
     }
-    if (used == 0 || used != s.size()) bad(key, "expected an integer, got '" + s + "'");
-    check(key, static_cast<double>(parsed), limits);
-    value = parsed;
+    if (!node->IsSequence()) bad(key, "expected a list of integers, got " + describe(*node));
+    std::vector<int64_t> out;
+    for (const auto& item : *node) out.push_back(integer(key, item, limits, "every item to be an integer"));
+    value = std::move(out);
   }
 
   void field(std::string_view key, double& value, std::string_view, Limits limits) override {
@@ -161,6 +163,21 @@ class YamlReader final : public Binder {
     return child;
   }
 
+  int64_t integer(std::string_view key, const YAML::Node& node, const Limits& limits, const char* expected) const {
+    if (!node.IsScalar()) bad(key, str("expected ", expected, ", got ", describe(node)));
+    const std::string s = node.Scalar();
+    size_t used = 0;
+    long long parsed = 0;
+    try {
+      parsed = std::stoll(s, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != s.size()) bad(key, str("expected ", expected, ", got '", s, "'"));
+    check(key, static_cast<double>(parsed), limits);
+    return parsed;
+  }
+
   [[noreturn]] void bad(std::string_view key, const std::string& what) const {
     throw ConfigError(qualify(key), what, "in " + source_);
   }
@@ -227,6 +244,11 @@ class YamlWriter final : public Binder {
     comment(doc);
     out_ << indent() << key << ":\n";
     for (const auto& v : value) out_ << indent() << "  - " << quote(v) << "\n";
+  }
+  void field(std::string_view key, std::vector<int64_t>& value, std::string_view doc, Limits) override {
+    std::string text = "[";
+    for (size_t i = 0; i < value.size(); ++i) text += (i > 0 ? ", " : "") + std::to_string(value[i]);
+    line(key, text + "]", doc);
   }
   std::string text() const { return out_.str(); }
 

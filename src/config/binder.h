@@ -35,6 +35,8 @@ class Binder {
   virtual void field(std::string_view key, std::string& value, std::string_view doc,
                      const std::vector<std::string>& choices = {}) = 0;
   virtual void field(std::string_view key, std::vector<std::string>& value, std::string_view doc) = 0;
+  // A list of integers, each within `limits`.
+  virtual void field(std::string_view key, std::vector<int64_t>& value, std::string_view doc, Limits limits) = 0;
 
   template <typename T>
   void section(std::string_view key, T& sub, std::string_view doc = {}) {

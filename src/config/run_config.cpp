@@ -25,6 +25,9 @@ void VisionSection::bind(Binder& b) {
   b.field("num_attention_heads", num_attention_heads, "from-scratch heads", at_least(1));
   b.field("intermediate_size", intermediate_size, "from-scratch MLP width", at_least(1));
   b.field("initializer_range", initializer_range, "from-scratch std of the random weights (HF's 0.02)", at_least(0.0));
+  b.field("stem_channels", stem_channels,
+          "from scratch: 3x3 stride-2 conv widths before the patch projection (not in HF's layout); [] = none",
+          at_least(1));
   b.field("train", train, "train the ViT too (only sensible from scratch, as in the demo)");
   b.field("lr", lr, "stage 2 with train: the ViT's learning rate; 0 = train.lr", at_least(0.0));
   b.field("feature_cache", feature_cache,
@@ -152,6 +155,18 @@ void RunConfig::validate() const {
   if (vision.path.empty() && vision.image_size % vision.patch_size != 0) {
     throw ConfigError("vision.image_size", str(vision.image_size, " is not a multiple of patch_size ",
                                                vision.patch_size));
+  }
+  if (!vision.stem_channels.empty()) {
+    if (!vision.path.empty()) {
+      throw ConfigError("vision.stem_channels", "is for a ViT built from scratch, but vision.path loads one",
+                        "drop stem_channels, or vision.path to train from scratch");
+    }
+    const size_t convs = vision.stem_channels.size();
+    if (convs > 6 || vision.patch_size % (int64_t{1} << convs) != 0) {
+      throw ConfigError("vision.stem_channels",
+                        str(vision.stem_channels.size(), " stride-2 convs do not divide patch_size ", vision.patch_size),
+                        "use at most log2(patch_size) of them");
+    }
   }
   if (vision.path.empty() && vision.hidden_size % vision.num_attention_heads != 0) {
     throw ConfigError("vision.hidden_size", "must be divisible by num_attention_heads");

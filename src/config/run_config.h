@@ -32,6 +32,7 @@ struct VisionSection {
   int64_t num_attention_heads = 12;
   int64_t intermediate_size = 3072;
   double initializer_range = 0.02;  // from scratch: std of the random weights (the demo: larger, see its config)
+  std::vector<int64_t> stem_channels;  // from scratch: a conv stem's widths (models/vit.h); empty = HF patch embedding
   bool train = false;              // the real setup freezes it; the demo trains it (stage 1, optionally 2)
   double lr = 0.0;                 // stage 2 with train: the ViT's learning rate; 0 = train.lr
   // Stage 1 with a frozen ViT: its features computed once into this folder and read from there

@@ -67,6 +67,18 @@ std::optional<int64_t> HfConfig::get_optional_int(const std::string& key) const 
   return get_int(key, 0);
 }
 
+std::vector<int64_t> HfConfig::get_int_list(const std::string& key) const {
+  if (!has(key)) return {};
+  const auto& v = json_->at(key);
+  if (!v.is_array()) wrong_type(key, "an array of integers");
+  std::vector<int64_t> out;
+  for (const auto& e : v) {
+    if (!e.is_number_integer()) wrong_type(key, "an array of integers");
+    out.push_back(e.get<int64_t>());
+  }
+  return out;
+}
+
 double HfConfig::get_double(const std::string& key, double fallback) const {
   if (!has(key)) return fallback;
   const auto& v = json_->at(key);

