@@ -112,6 +112,15 @@ void TrainSection::bind(Binder& b) {
   b.field("negative_words", negative_words,
           "stage 1: groups of interchangeable words, one group per entry (\"red green blue\"); each caption "
           "gets a hard negative twin with one word replaced from its group or two swapped (NegCLIP)");
+  b.field("tag_weight", tag_weight,
+          "stage 1: weight of the image tagging loss (Tag2Text): predict which frequent caption words and "
+          "word pairs an image's caption holds, 0 = off", at_least(0));
+  b.field("tag_source", tag_source,
+          "stage 1: what the tags are read from, max over its tokens: the Q-Former's queries, or the ViT's "
+          "patch embeddings (its stem and projection; needs vision.train)",
+          {"queries", "patch_embeddings", "vision_output"});
+  b.field("tag_vocab_size", tag_vocab_size, "stage 1: tags kept, most frequent first", at_least(1));
+  b.field("tag_min_count", tag_min_count, "stage 1: training captions a tag must appear in", at_least(1));
   b.field("max_bad_steps", max_bad_steps, "stop after this many non-finite steps in a row", at_least(1));
 }
 
@@ -200,9 +209,15 @@ void RunConfig::validate() const {
                         str("set data.augment: false, ", off));
   }
   WordGroups::parse(train.negative_words);  // throws on a malformed group
-  if (train.stage != "stage1" && !train.negative_words.empty()) {
-    // Elsewhere the twins would be ignored without a word; say so instead.
-    throw ConfigError("train.negative_words", "is for stage 1 only, got stage " + train.stage);
+  if (train.tag_weight > 0 && train.tag_source != "queries" && !vision.train) {
+    throw ConfigError("train.tag_source", train.tag_source + " teaches the ViT, but it is frozen (vision.train: false)",
+                      "read the tags from the queries, or set vision.train: true");
+  }
+  if (train.stage != "stage1") {
+    // Stage-1 losses elsewhere would be ignored without a word; say so instead.
+    if (train.tag_weight > 0) throw ConfigError("train.tag_weight", "is for stage 1 only, got stage " + train.stage);
+    if (!train.negative_words.empty())
+      throw ConfigError("train.negative_words", "is for stage 1 only, got stage " + train.stage);
   }
   if (train.warmup_steps > train.steps) {
     throw ConfigError("train.warmup_steps", str("is ", train.warmup_steps, ", more than train.steps ", train.steps));

@@ -231,8 +231,10 @@ QFormerOutput QFormerImpl::forward_causal(const at::Tensor& vision_feats, const 
   return run(Mode::kCausal, vision_feats, input_ids, attention_mask);
 }
 
-at::Tensor QFormerImpl::image_embeds(const at::Tensor& vision_feats) {
-  return torch::nn::functional::normalize(vision_proj_(forward_image(vision_feats)),
+at::Tensor QFormerImpl::image_embeds(const at::Tensor& vision_feats) { return project_queries(forward_image(vision_feats)); }
+
+at::Tensor QFormerImpl::project_queries(const at::Tensor& query_hidden) {
+  return torch::nn::functional::normalize(vision_proj_(query_hidden),
                                           torch::nn::functional::NormalizeFuncOptions().dim(-1));  // (B, Q, E)
 }
 

@@ -67,6 +67,8 @@ class QFormerImpl : public torch::nn::Module {
 
   // normalize(vision_proj(queries)) (B, Q, E).
   at::Tensor image_embeds(const at::Tensor& vision_feats);
+  // The same from query hidden states forward_image already gave (B, Q, D) -> (B, Q, E).
+  at::Tensor project_queries(const at::Tensor& query_hidden);
   // normalize(text_proj(first token, [CLS])) (B, E).
   at::Tensor text_embed(const at::Tensor& input_ids, const at::Tensor& attention_mask = {});
   // (Bi, Q, E) x (Bt, E) -> (Bi, Bt): max over queries ("max"), or the cosine with the re-normalised

@@ -186,12 +186,16 @@ at::Tensor ViTModelImpl::forward(const at::Tensor& pixel_values, bool interpolat
   check_rank(pixel_values, 4, "pixel_values", "(B, C, H, W)");
   TORCH_CHECK(pixel_values.size(1) == cfg_.num_channels, "pixel_values has ", pixel_values.size(1),
               " channels, the model expects ", cfg_.num_channels);
-  const int64_t B = pixel_values.size(0), H = pixel_values.size(2), W = pixel_values.size(3);
+  const int64_t H = pixel_values.size(2), W = pixel_values.size(3);
   TORCH_CHECK(interpolate || (H == cfg_.image_size && W == cfg_.image_size), "input image size (", H, "x", W,
               ") doesn't match model (", cfg_.image_size, "x", cfg_.image_size, "); pass interpolate_pos_encoding");
-  const at::Tensor patches = embed_patches(pixel_values);  // (B, P, D)
-  at::Tensor x = torch::cat({cls_token_.expand({B, 1, cfg_.hidden_size}), patches}, 1);       // (B, N, D)
-  x = torch::dropout(x + interpolate_pos_encoding(H, W), cfg_.hidden_dropout_prob, is_training());
+  return encode(embed_patches(pixel_values), H, W);  // (B, N, D)
+}
+
+at::Tensor ViTModelImpl::encode(const at::Tensor& patches, int64_t height, int64_t width) {
+  const int64_t B = patches.size(0);
+  at::Tensor x = torch::cat({cls_token_.expand({B, 1, cfg_.hidden_size}), patches}, 1);  // (B, N, D)
+  x = torch::dropout(x + interpolate_pos_encoding(height, width), cfg_.hidden_dropout_prob, is_training());
   for (const auto& layer : *layers_) x = layer->as<ViTLayer>()->forward(x);
   return layernorm_(x);  // (B, N, D)
 }

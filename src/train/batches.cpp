@@ -71,6 +71,15 @@ std::shared_ptr<const data::Dataset> open_configured_dataset(const config::RunCo
   return data::open_dataset(spec);
 }
 
+std::vector<std::string> training_captions(const config::RunConfig& config) {
+  const std::shared_ptr<const data::Dataset> dataset = open_configured_dataset(config);
+  const auto parts = data::split_dataset(*dataset, config.data.val_fraction, static_cast<uint64_t>(config.data.split_seed));
+  std::vector<std::string> captions;
+  for (const int64_t i : parts.train)
+    for (const std::string& c : dataset->samples[static_cast<size_t>(i)].captions) captions.push_back(c);
+  return captions;
+}
+
 data::LoaderOptions loader_options(const config::RunConfig& config, Split split, int64_t batch_size, int rank,
                                    int world_size, int64_t image_size) {
   data::LoaderOptions options;

@@ -60,6 +60,8 @@ std::unique_ptr<BatchSource> make_batch_source(const config::RunConfig& config, 
 // The dataset config.data names, and the loader options make_batch_source reads a split with
 // (the feature cache reads every sample with the same decoding and preprocessing).
 std::shared_ptr<const data::Dataset> open_configured_dataset(const config::RunConfig& config);
+// Every caption of the training split (all ranks' shards), in dataset order.
+std::vector<std::string> training_captions(const config::RunConfig& config);
 data::LoaderOptions loader_options(const config::RunConfig& config, Split split, int64_t batch_size, int rank,
                                    int world_size, int64_t image_size);
 

@@ -168,6 +168,15 @@ at::Tensor itm_loss(const at::Tensor& itm_logits, const at::Tensor& labels) {
   return F::cross_entropy(itm_logits.to(loss_dtype(itm_logits)), labels);
 }
 
+at::Tensor tag_loss(const at::Tensor& tag_logits, const at::Tensor& targets) {
+  TORCH_CHECK(tag_logits.dim() == 2 && tag_logits.sizes() == targets.sizes(),
+              "tag_loss: logits and targets must both be (B, K), got ", tag_logits.sizes(), " and ", targets.sizes());
+  const NoAutocast no_autocast;
+  const at::Tensor logits = tag_logits.to(loss_dtype(tag_logits));
+  const auto options = F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone);
+  return F::binary_cross_entropy_with_logits(logits, targets.to(logits.scalar_type()), options).sum(1).mean();
+}
+
 at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& num_supervised_tokens) {
   TORCH_CHECK(logits.dim() == 3 && labels.dim() == 2 && logits.size(0) == labels.size(0) &&
                   logits.size(1) == labels.size(1),

@@ -75,6 +75,12 @@ ItmPlan sample_itm_negatives(const ContrastiveOutput& contrastive, uint64_t seed
 // 2-class cross-entropy of the ITM head: itm_logits (3B, 2), labels from ItmPlan. fp32.
 at::Tensor itm_loss(const at::Tensor& itm_logits, const at::Tensor& labels);
 
+// Image tagging (caption_tags.h): binary cross-entropy of tag_logits (B, K) against multi-hot
+// targets (B, K), summed over the K tags and averaged over the B images, in fp32. Each rank
+// averages its own rows: with equal B everywhere, the trainer's mean over ranks is the mean
+// over the global batch.
+at::Tensor tag_loss(const at::Tensor& tag_logits, const at::Tensor& targets);
+
 // Causal LM loss: logits (B, T, V) in any float dtype, labels (B, T) int64 with kIgnoreIndex
 // on unsupervised positions. logits[:, t] predicts labels[:, t + 1] (the shift is done here).
 // Returns sum over supervised tokens of -log p, in fp32, divided by `num_supervised_tokens`:

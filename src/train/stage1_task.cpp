@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "core/runtime.h"
 #include "core/torch_compat.h"
@@ -34,11 +35,17 @@ at::Tensor pad_to_longest_rank(const at::Tensor& t, int64_t value, const Distrib
 }  // namespace
 
 AlignmentModelImpl::AlignmentModelImpl(models::ViTModel v, models::QFormer q, double temperature,
-                                       bool learn_temperature, int64_t itg_vocab)
+                                       bool learn_temperature, int64_t itg_vocab, const at::Tensor& tag_prior,
+                                       int64_t tag_width)
     : vision(register_module("vision", std::move(v))),
       qformer(register_module("qformer", std::move(q))),
       fixed_temperature(temperature) {
   if (itg_vocab > 0) itg_head = register_module("itg_head", torch::nn::Linear(qformer->config().hidden_size(), itg_vocab));
+  if (tag_prior.defined()) {
+    tag_head = register_module("tag_head", torch::nn::Linear(tag_width, tag_prior.size(0)));
+    torch::NoGradGuard no_grad;
+    tag_head->bias.copy_(tag_prior);
+  }
   if (learn_temperature) log_scale = register_parameter("log_scale", torch::full({}, std::log(1.0 / temperature)));
 }
 
@@ -55,11 +62,22 @@ Stage1Task::Stage1Task(const config::RunConfig& config, Distributed* dist)
     : config_(config), dist_(dist), device_(runtime::parse_device(config.run.device)),
       tokenizer_(load_qformer_tokenizer(config)),
       negative_words_(config::WordGroups::parse(config.train.negative_words)) {
+  if (config.train.tag_weight > 0) {
+    tags_ = CaptionTags::build(training_captions(config), config.train.tag_vocab_size, config.train.tag_min_count);
+    if (tags_.size() == 0)
+      throw ConfigError("train.tag_min_count", str("leaves no tags: no word of the training captions in ",
+                                                   config.data.path, " appears in ", config.train.tag_min_count,
+                                                   " of them"));
+    log::info("stage 1: ", tags_.size(), " caption tags, e.g. '", tags_.tags().front(), "', '", tags_.tags().back(), "'");
+  }
   auto vision = build_vision(config);
   auto qformer = build_qformer(config, vision->config().hidden_size, tokenizer_);
   model_ = AlignmentModel(std::move(vision), std::move(qformer), config.train.temperature,
                           config.train.learn_temperature,
-                          config.train.itg_weight > 0 ? tokenizer_.vocab_size() : int64_t{0});
+                          config.train.itg_weight > 0 ? tokenizer_.vocab_size() : int64_t{0},
+                          tags_.size() > 0 ? tags_.prior_logits() : at::Tensor(),
+                          config.train.tag_source == "queries" ? qformer->config().hidden_size()
+                                                               : vision->config().hidden_size);
   model_->to(device_);
   const int rank = dist ? dist->rank() : 0, world = dist ? dist->world_size() : 1;
   const int64_t image_size = model_->vision->config().image_size;
@@ -82,6 +100,7 @@ std::vector<ParamRule> Stage1Task::param_rules() const {
       {.label = "vision", .pattern = R"(^vision\.)"},
       {.label = "temperature", .pattern = R"(^log_scale$)", .weight_decay = 0.0},
       {.label = "itg_head", .pattern = R"(^itg_head\.)"},
+      {.label = "tag_head", .pattern = R"(^tag_head\.)"},
       {.label = "qformer_other", .pattern = R"(^qformer\.)", .lr_scale = config_.train.lr_other_mult},
   };
 }
@@ -129,11 +148,30 @@ Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step)
   const auto text = tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
   const auto ids = to_device(text.input_ids, device_), mask = to_device(text.attention_mask, device_);
   compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
-  const at::Tensor feats = image_features(batch);                  // (B, 1 + P, Dv)
-  const at::Tensor image = model_->qformer->image_embeds(feats);    // (B, Q, E)
-  const at::Tensor txt = model_->qformer->text_embed(ids, mask);    // (B, E)
+  // Tags read from the patch embeddings need them from the same forward: the ViT in two halves.
+  const bool tag_patches = tags_.size() > 0 && config_.train.tag_source == "patch_embeddings";
+  at::Tensor patches, feats;
+  if (tag_patches) {
+    const at::Tensor pixels = to_device(batch.pixel_values, device_);
+    patches = model_->vision->embed_patches(pixels);                                 // (B, P, Dv)
+    feats = model_->vision->encode(patches, pixels.size(2), pixels.size(3));         // (B, 1 + P, Dv)
+  } else {
+    feats = image_features(batch);                                                   // (B, 1 + P, Dv)
+  }
+  const at::Tensor queries = model_->qformer->forward_image(feats);  // (B, Q, D)
+  const at::Tensor image = model_->qformer->project_queries(queries);  // (B, Q, E)
+  const at::Tensor txt = model_->qformer->text_embed(ids, mask);       // (B, E)
   const ContrastiveOutput itc = contrastive(image, txt, dist_, twin_embeddings(batch.captions, step));
-  Losses out{/*total=*/itc.loss, /*itc=*/itc.loss, {}, {}};
+  Losses out{/*total=*/itc.loss, /*itc=*/itc.loss, {}, {}, {}};
+  if (tags_.size() > 0) {
+    // Each tag is read from the query (or patch) that shows it best: one object each is enough.
+    const at::Tensor tokens = tag_patches                                   ? patches
+                              : config_.train.tag_source == "vision_output" ? feats.slice(1, 1)
+                                                                            : queries;  // (B, P or Q, W)
+    const at::Tensor logits = std::get<0>(model_->tag_head->forward(tokens).max(1));     // (B, K)
+    out.tag = tag_loss(logits, to_device(tags_.targets(batch.captions), device_));
+    out.total = out.total + config_.train.tag_weight * out.tag;
+  }
   if (config_.train.itm_weight > 0) {
     // Negatives are a function of the step and of which samples meet, not of the rank: samples
     // are named by a hash of their keys, gathered in the same order as the embeddings.
@@ -191,6 +229,7 @@ StepResult Stage1Task::forward_backward(int64_t step, int64_t grad_accum) {
     add("loss_itc", l.itc);
     add("loss_itm", l.itm);
     add("loss_itg", l.itg);
+    add("loss_tag", l.tag);
     result.samples += batch.size();
   }
   result.loss = total;

@@ -2,7 +2,7 @@
 // frozen under no-grad (trained too in the from-scratch demo), the Q-Former's image queries
 // and its text branch pulled together by the symmetric contrastive loss, with BLIP-2's
 // image-text matching and image-grounded caption losses as options, and NegCLIP's hard negative
-// captions (negative_captions.h).
+// captions (negative_captions.h) and Tag2Text's image tagging (caption_tags.h) as options.
 #pragma once
 
 #include <memory>
@@ -13,6 +13,7 @@
 #include "models/vit.h"
 #include "tokenizers/tokenizer.h"
 #include "train/batches.h"
+#include "train/caption_tags.h"
 #include "train/losses.h"
 #include "train/task.h"
 
@@ -24,8 +25,11 @@ class FeatureCache;
 // The modules stage 1 holds, under the names its checkpoints use.
 class AlignmentModelImpl : public torch::nn::Module {
  public:
+  // itg_vocab: the caption loss's vocabulary (0 = no caption head); tag_prior (K,): each tag's
+  // prior logit, the tag head's starting bias (undefined = no tag head), which reads tokens
+  // `tag_width` wide.
   AlignmentModelImpl(models::ViTModel vision, models::QFormer qformer, double temperature, bool learn_temperature,
-                     int64_t itg_vocab);
+                     int64_t itg_vocab, const at::Tensor& tag_prior, int64_t tag_width);
   // ViT features: (B, 1 + P, Dv); under no-grad and in eval mode when the ViT is frozen.
   at::Tensor vision_features(const at::Tensor& pixel_values);
   at::Tensor logit_scale() const;  // 1 / temperature (learned, clamped at 100, or fixed)
@@ -33,6 +37,7 @@ class AlignmentModelImpl : public torch::nn::Module {
   models::ViTModel vision{nullptr};
   models::QFormer qformer{nullptr};
   torch::nn::Linear itg_head{nullptr};  // text hidden -> vocabulary, for the caption loss (itg_weight > 0)
+  torch::nn::Linear tag_head{nullptr};  // queries or patch embeddings -> tags, max over them (tag_weight > 0)
   at::Tensor log_scale;            // defined when the temperature is learned
   double fixed_temperature;
 };
@@ -54,7 +59,7 @@ class Stage1Task final : public Task {
 
  private:
   struct Losses {
-    at::Tensor total, itc, itm, itg;
+    at::Tensor total, itc, itm, itg, tag;
   };
   Losses losses(const ImageTextBatch& batch, int64_t step);
   // The batch's ViT features (B, 1 + P, Dv): read from the feature cache, or the frozen ViT run.
@@ -72,6 +77,7 @@ class Stage1Task final : public Task {
   c10::Device device_;
   tokenizers::Tokenizer tokenizer_;
   config::WordGroups negative_words_;
+  CaptionTags tags_;  // empty unless train.tag_weight > 0
   AlignmentModel model_{nullptr};
   std::unique_ptr<FeatureCache> features_;  // vision.feature_cache; outlives the sources reading it
   std::unique_ptr<BatchSource> train_, val_;

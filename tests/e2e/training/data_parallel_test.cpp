@@ -201,10 +201,14 @@ void expect_same_steps(const Runs& runs, int64_t steps, double tolerance) {
 
 TEST_F(DataParallel, Stage1TwoRanksTakeTheSameStepsAsOneProcess) {
   constexpr int64_t kSteps = 6;
+  // Every stage-1 option at once, the demo's ViT stem and tags read from its patches among them.
+  std::string common = common_yaml();
+  common.replace(common.find("train: true}"), 12, "train: true, stem_channels: [4, 8]}");
   const std::string config = write(
-      "stage1.yaml", common_yaml() + "train: {stage: stage1, steps: 6, lr: 1.0e-3, warmup_steps: 1, precision: fp32,"
+      "stage1.yaml", common + "train: {stage: stage1, steps: 6, lr: 1.0e-3, warmup_steps: 1, precision: fp32,"
                                      " learn_temperature: true, itg_weight: 0.5, itm_weight: 0.5,"
-                                     " negative_words: [\"circle square triangle star cross\", \"red green blue\"]}\n"
+                                     " negative_words: [\"circle square triangle star cross\", \"red green blue\"],"
+                                     " tag_weight: 0.5, tag_min_count: 2, tag_source: patch_embeddings}\n"
                                      "schedule: {log_every: 1, eval_every: 0, eval_batches: 1, save_every: 1,"
                                      " keep_checkpoints: 10}\n");
   const Runs runs = train_both(config);
@@ -240,7 +244,7 @@ TEST_F(DataParallel, LmStageTwoRanksTakeTheSameStepsAsOneProcess) {
 TEST_F(DataParallel, Stage1WithItmRunsOnTwoRanksWhoseCaptionsDifferInLength) {
   const std::string config = write(
       "itm.yaml", common_yaml() + "train: {stage: stage1, steps: 3, batch_size: 4, lr: 1.0e-3, warmup_steps: 1,"
-                                  " precision: fp32, itm_weight: 1.0}\n"
+                                  " precision: fp32, itm_weight: 1.0, tag_weight: 1.0, tag_min_count: 2}\n"
                                   "schedule: {log_every: 1, eval_every: 0, eval_batches: 1, save_every: 0}\n");
   const auto ranks = vlm::test::launch_ranks(VLM_BINARY, {"train", "--config", config, "--set", "run.name=itm"},
                                              /*world=*/2, dir_.path() + "/itm-");
@@ -248,6 +252,9 @@ TEST_F(DataParallel, Stage1WithItmRunsOnTwoRanksWhoseCaptionsDifferInLength) {
   const auto itm = logged(dir_.path() + "/runs/itm", "train/loss_itm");
   ASSERT_EQ(itm.size(), 3u);
   for (double v : itm) EXPECT_TRUE(std::isfinite(v) && v > 0) << v;
+  const auto tag = logged(dir_.path() + "/runs/itm", "train/loss_tag");  // read from the queries
+  ASSERT_EQ(tag.size(), 3u);
+  for (double v : tag) EXPECT_TRUE(std::isfinite(v) && v > 0) << v;
 }
 
 // A two-rank run resumed from its step-2 checkpoint takes the same steps 3 and 4 as the run that

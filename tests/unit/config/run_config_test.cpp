@@ -103,12 +103,19 @@ TEST(RunConfig, CrossFieldChecks) {
             "config key 'train.negative_words': the group 'circle' needs at least two different words");
   EXPECT_EQ(config_error(kMinimal, {"train.negative_words=[\"red green\", \"Green square\"]"}),
             "config key 'train.negative_words': the word 'green' is in more than one group");
+  EXPECT_EQ(config_error(kMinimal, {"train.stage=stage2", "lm.path=lm", "train.tag_weight=0.5"}),
+            "config key 'train.tag_weight': is for stage 1 only, got stage stage2");
   EXPECT_EQ(config_error(kMinimal, {"train.stage=stage2", "lm.path=lm", "train.negative_words=[\"red green\"]"}),
             "config key 'train.negative_words': is for stage 1 only, got stage stage2");
   EXPECT_EQ(config_error(kMinimal, {"vision.stem_channels=[8, 8, 8, 8, 8]"}),
             "config key 'vision.stem_channels': 5 stride-2 convs do not divide patch_size 16");
   EXPECT_EQ(config_error(kMinimal, {"vision.stem_channels=[8]", "vision.path=vit"}),
             "config key 'vision.stem_channels': is for a ViT built from scratch, but vision.path loads one");
+  EXPECT_EQ(config_error(kMinimal, {"train.tag_weight=-1"}), "config key 'train.tag_weight': must be >= 0, got -1");
+  EXPECT_EQ(config_error(kMinimal, {"train.tag_vocab_size=0"}),
+            "config key 'train.tag_vocab_size': must be >= 1, got 0");
+  EXPECT_EQ(config_error(kMinimal, {"train.tag_weight=0.5", "train.tag_source=patch_embeddings"}),
+            "config key 'train.tag_source': patch_embeddings teaches the ViT, but it is frozen (vision.train: false)");
 }
 
 TEST(RunConfig, IntegerListsAreReadCheckedAndPrinted) {

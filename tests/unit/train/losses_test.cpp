@@ -314,6 +314,24 @@ TEST(Itm, LossHandDerived) {
   EXPECT_NEAR(itm_loss(logits, labels).item<double>(), expected, 1e-6);
 }
 
+TEST(TagLoss, HandDerivedSumOverTagsMeanOverImages) {
+  // Image 0: logits (0, log 3) with targets (1, 0): -log(1/2) - log(1 - 3/4) = log 2 + log 4.
+  // Image 1: logits (log 3, 0) with targets (1, 1): -log(3/4) - log(1/2).
+  const at::Tensor logits = torch::tensor({{0.0f, std::log(3.0f)}, {std::log(3.0f), 0.0f}});
+  const at::Tensor targets = torch::tensor({{1.0f, 0.0f}, {1.0f, 1.0f}});
+  const double expected = (std::log(2.0) + std::log(4.0) + std::log(4.0 / 3.0) + std::log(2.0)) / 2;
+  EXPECT_NEAR(tag_loss(logits, targets).item<double>(), expected, 1e-6);
+  EXPECT_EQ(tag_loss(logits.to(at::kBFloat16), targets).scalar_type(), at::kFloat);
+  EXPECT_THROW(tag_loss(logits, targets.narrow(1, 0, 1)), c10::Error);
+}
+
+TEST(TagLoss, GradientMatchesFiniteDifferences) {
+  torch::manual_seed(3);
+  const at::Tensor targets = (torch::rand({3, 5}, at::kDouble) > 0.5).to(at::kDouble);
+  expect_grad_matches_fd([&](const at::Tensor& x) { return tag_loss(x, targets); }, torch::randn({3, 5}, at::kDouble),
+                         1e-6);
+}
+
 TEST(CausalLmLoss, HandDerivedShiftAndIgnoreIndex) {
   // B=1, T=3, V=2. Position t predicts label t+1; label 0 is never a target (shift), and the
   // last position's logits have no target.
