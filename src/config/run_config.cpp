@@ -117,8 +117,8 @@ void TrainSection::bind(Binder& b) {
           "word pairs an image's caption holds, 0 = off", at_least(0));
   b.field("tag_source", tag_source,
           "stage 1: what the tags are read from, max over its tokens: the Q-Former's queries, or the ViT's "
-          "patch embeddings (its stem and projection; needs vision.train)",
-          {"queries", "patch_embeddings", "vision_output"});
+          "output patch tokens (needs vision.train)",
+          {"queries", "vision_patches"});
   b.field("tag_vocab_size", tag_vocab_size, "stage 1: tags kept, most frequent first", at_least(1));
   b.field("tag_min_count", tag_min_count, "stage 1: training captions a tag must appear in", at_least(1));
   b.field("max_bad_steps", max_bad_steps, "stop after this many non-finite steps in a row", at_least(1));

@@ -120,7 +120,7 @@ struct TrainSection {
   double itg_weight = 0.0;         // BLIP-2 image-grounded caption loss weight (0 = off)
   std::vector<std::string> negative_words;  // stage 1: word groups for hard negative captions
   double tag_weight = 0.0;         // stage 1: image tagging loss weight (0 = off; train/caption_tags.h)
-  std::string tag_source = "queries";  // stage 1: queries | patch_embeddings (a trained ViT's own)
+  std::string tag_source = "queries";  // stage 1: queries | vision_patches (a trained ViT's output patch tokens)
   int64_t tag_vocab_size = 1000;   // stage 1: most frequent caption words and word pairs kept as tags
   int64_t tag_min_count = 5;       // stage 1: a tag needs at least this many training captions
   int64_t max_bad_steps = 10;      // consecutive non-finite steps before stopping

@@ -189,21 +189,14 @@ at::Tensor ViTModelImpl::forward(const at::Tensor& pixel_values, bool interpolat
   const int64_t H = pixel_values.size(2), W = pixel_values.size(3);
   TORCH_CHECK(interpolate || (H == cfg_.image_size && W == cfg_.image_size), "input image size (", H, "x", W,
               ") doesn't match model (", cfg_.image_size, "x", cfg_.image_size, "); pass interpolate_pos_encoding");
-  return encode(embed_patches(pixel_values), H, W);  // (B, N, D)
-}
-
-at::Tensor ViTModelImpl::encode(const at::Tensor& patches, int64_t height, int64_t width) {
-  const int64_t B = patches.size(0);
+  const int64_t B = pixel_values.size(0);
+  at::Tensor pixels = pixel_values.to(projection_->weight.scalar_type());
+  if (stem_) pixels = stem_->forward(pixels);                                          // (B, C', H / 2^k, W / 2^k)
+  const at::Tensor patches = projection_(pixels).flatten(2).transpose(1, 2);           // (B, P, D)
   at::Tensor x = torch::cat({cls_token_.expand({B, 1, cfg_.hidden_size}), patches}, 1);  // (B, N, D)
-  x = torch::dropout(x + interpolate_pos_encoding(height, width), cfg_.hidden_dropout_prob, is_training());
+  x = torch::dropout(x + interpolate_pos_encoding(H, W), cfg_.hidden_dropout_prob, is_training());
   for (const auto& layer : *layers_) x = layer->as<ViTLayer>()->forward(x);
   return layernorm_(x);  // (B, N, D)
-}
-
-at::Tensor ViTModelImpl::embed_patches(const at::Tensor& pixel_values) {
-  at::Tensor pixels = pixel_values.to(projection_->weight.scalar_type());
-  if (stem_) pixels = stem_->forward(pixels);                 // (B, C', H / 2^k, W / 2^k)
-  return projection_(pixels).flatten(2).transpose(1, 2);      // (B, P, D)
 }
 
 at::Tensor ViTModelImpl::pool(const at::Tensor& last_hidden_state) {

@@ -74,11 +74,6 @@ class ViTModelImpl : public torch::nn::Module {
   // pixel_values (B, C, H, W) -> last_hidden_state (B, 1 + P, D). Another H, W than image_size
   // interpolates the position embeddings (bicubic) when `interpolate_pos_encoding`, else throws.
   at::Tensor forward(const at::Tensor& pixel_values, bool interpolate_pos_encoding = true);
-  // forward in two halves. The patch tokens, before [CLS], positions and the encoder: stem (if
-  // any) and projection, (B, C, H, W) -> (B, P, D).
-  at::Tensor embed_patches(const at::Tensor& pixel_values);
-  // Patch tokens of an image of height x width -> last_hidden_state (B, 1 + P, D).
-  at::Tensor encode(const at::Tensor& patches, int64_t height, int64_t width);
   // last_hidden_state -> tanh(dense([CLS])) (B, D); needs add_pooling_layer.
   at::Tensor pool(const at::Tensor& last_hidden_state);
   // Position embeddings for an image of height x width: (1, 1 + P', D); identity at image_size.

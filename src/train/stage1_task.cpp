@@ -148,16 +148,7 @@ Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step)
   const auto text = tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
   const auto ids = to_device(text.input_ids, device_), mask = to_device(text.attention_mask, device_);
   compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
-  // Tags read from the patch embeddings need them from the same forward: the ViT in two halves.
-  const bool tag_patches = tags_.size() > 0 && config_.train.tag_source == "patch_embeddings";
-  at::Tensor patches, feats;
-  if (tag_patches) {
-    const at::Tensor pixels = to_device(batch.pixel_values, device_);
-    patches = model_->vision->embed_patches(pixels);                                 // (B, P, Dv)
-    feats = model_->vision->encode(patches, pixels.size(2), pixels.size(3));         // (B, 1 + P, Dv)
-  } else {
-    feats = image_features(batch);                                                   // (B, 1 + P, Dv)
-  }
+  const at::Tensor feats = image_features(batch);                    // (B, 1 + P, Dv)
   const at::Tensor queries = model_->qformer->forward_image(feats);  // (B, Q, D)
   const at::Tensor image = model_->qformer->project_queries(queries);  // (B, Q, E)
   const at::Tensor txt = model_->qformer->text_embed(ids, mask);       // (B, E)
@@ -165,10 +156,9 @@ Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step)
   Losses out{/*total=*/itc.loss, /*itc=*/itc.loss, {}, {}, {}};
   if (tags_.size() > 0) {
     // Each tag is read from the query (or patch) that shows it best: one object each is enough.
-    const at::Tensor tokens = tag_patches                                   ? patches
-                              : config_.train.tag_source == "vision_output" ? feats.slice(1, 1)
-                                                                            : queries;  // (B, P or Q, W)
-    const at::Tensor logits = std::get<0>(model_->tag_head->forward(tokens).max(1));     // (B, K)
+    const bool patches = config_.train.tag_source == "vision_patches";
+    const at::Tensor tokens = patches ? feats.slice(1, 1) : queries;                  // (B, P or Q, W)
+    const at::Tensor logits = std::get<0>(model_->tag_head->forward(tokens).max(1));  // (B, K)
     out.tag = tag_loss(logits, to_device(tags_.targets(batch.captions), device_));
     out.total = out.total + config_.train.tag_weight * out.tag;
   }

@@ -29,7 +29,7 @@ class AlignmentModelImpl : public torch::nn::Module {
   // prior logit, the tag head's starting bias (undefined = no tag head), which reads tokens
   // `tag_width` wide.
   AlignmentModelImpl(models::ViTModel vision, models::QFormer qformer, double temperature, bool learn_temperature,
-                     int64_t itg_vocab, const at::Tensor& tag_prior, int64_t tag_width);
+                     int64_t itg_vocab, const at::Tensor& tag_prior = {}, int64_t tag_width = 0);
   // ViT features: (B, 1 + P, Dv); under no-grad and in eval mode when the ViT is frozen.
   at::Tensor vision_features(const at::Tensor& pixel_values);
   at::Tensor logit_scale() const;  // 1 / temperature (learned, clamped at 100, or fixed)
@@ -37,7 +37,7 @@ class AlignmentModelImpl : public torch::nn::Module {
   models::ViTModel vision{nullptr};
   models::QFormer qformer{nullptr};
   torch::nn::Linear itg_head{nullptr};  // text hidden -> vocabulary, for the caption loss (itg_weight > 0)
-  torch::nn::Linear tag_head{nullptr};  // queries or patch embeddings -> tags, max over them (tag_weight > 0)
+  torch::nn::Linear tag_head{nullptr};  // queries or ViT patch tokens -> tags, max over them (tag_weight > 0)
   at::Tensor log_scale;            // defined when the temperature is learned
   double fixed_temperature;
 };

@@ -201,14 +201,14 @@ void expect_same_steps(const Runs& runs, int64_t steps, double tolerance) {
 
 TEST_F(DataParallel, Stage1TwoRanksTakeTheSameStepsAsOneProcess) {
   constexpr int64_t kSteps = 6;
-  // Every stage-1 option at once, the demo's ViT stem and tags read from its patches among them.
+  // Every stage-1 option at once, the demo's ViT stem and tags read from its output patches among them.
   std::string common = common_yaml();
   common.replace(common.find("train: true}"), 12, "train: true, stem_channels: [4, 8]}");
   const std::string config = write(
       "stage1.yaml", common + "train: {stage: stage1, steps: 6, lr: 1.0e-3, warmup_steps: 1, precision: fp32,"
                                      " learn_temperature: true, itg_weight: 0.5, itm_weight: 0.5,"
                                      " negative_words: [\"circle square triangle star cross\", \"red green blue\"],"
-                                     " tag_weight: 0.5, tag_min_count: 2, tag_source: patch_embeddings}\n"
+                                     " tag_weight: 0.5, tag_min_count: 2, tag_source: vision_patches}\n"
                                      "schedule: {log_every: 1, eval_every: 0, eval_batches: 1, save_every: 1,"
                                      " keep_checkpoints: 10}\n");
   const Runs runs = train_both(config);

@@ -114,8 +114,8 @@ TEST(RunConfig, CrossFieldChecks) {
   EXPECT_EQ(config_error(kMinimal, {"train.tag_weight=-1"}), "config key 'train.tag_weight': must be >= 0, got -1");
   EXPECT_EQ(config_error(kMinimal, {"train.tag_vocab_size=0"}),
             "config key 'train.tag_vocab_size': must be >= 1, got 0");
-  EXPECT_EQ(config_error(kMinimal, {"train.tag_weight=0.5", "train.tag_source=patch_embeddings"}),
-            "config key 'train.tag_source': patch_embeddings teaches the ViT, but it is frozen (vision.train: false)");
+  EXPECT_EQ(config_error(kMinimal, {"train.tag_weight=0.5", "train.tag_source=vision_patches"}),
+            "config key 'train.tag_source': vision_patches teaches the ViT, but it is frozen (vision.train: false)");
 }
 
 TEST(RunConfig, IntegerListsAreReadCheckedAndPrinted) {
