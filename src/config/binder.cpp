@@ -54,16 +54,9 @@ class YamlReader final : public Binder {
   }
 
   void field(std::string_view key, std::vector<int64_t>& value, std::string_view, Limits limits) override {
-    auto node = take(key);
-    if (!node) return;
-    if (node->IsNull()) {
-      value.clear();
-      return;
-    }
-    if (!node->IsSequence()) bad(key, "expected a list of integers, got " + describe(*node));
-    std::vector<int64_t> out;
-    for (const auto& item : *node) out.push_back(integer(key, item, limits, "every item to be an integer"));
-    value = std::move(out);
+    list(key, value, "integers", [&](const YAML::Node& item) {
+      return integer(key, item, limits, "every item to be an integer");
+    });
   }
 
   void field(std::string_view key, double& value, std::string_view, Limits limits) override {
@@ -102,19 +95,10 @@ class YamlReader final : public Binder {
   }
 
   void field(std::string_view key, std::vector<std::string>& value, std::string_view) override {
-    auto node = take(key);
-    if (!node) return;
-    if (node->IsNull()) {
-      value.clear();
-      return;
-    }
-    if (!node->IsSequence()) bad(key, "expected a list of strings, got " + describe(*node));
-    std::vector<std::string> out;
-    for (const auto& item : *node) {
+    list(key, value, "strings", [&](const YAML::Node& item) {
       if (!item.IsScalar()) bad(key, "every item must be a string, got " + describe(item));
-      out.push_back(item.Scalar());
-    }
-    value = std::move(out);
+      return item.Scalar();
+    });
   }
 
   void finish() { check_unknown(frames_.back()); }
@@ -161,6 +145,21 @@ class YamlReader final : public Binder {
     if (!child.IsDefined()) return std::nullopt;
     top.seen.insert(std::string(key));
     return child;
+  }
+
+  // A list field: absent keeps `value`, null empties it, each item is read by `item`.
+  template <typename T, typename ReadItem>
+  void list(std::string_view key, std::vector<T>& value, const char* what, const ReadItem& item) {
+    auto node = take(key);
+    if (!node) return;
+    if (node->IsNull()) {
+      value.clear();
+      return;
+    }
+    if (!node->IsSequence()) bad(key, str("expected a list of ", what, ", got ", describe(*node)));
+    std::vector<T> out;
+    for (const auto& n : *node) out.push_back(item(n));
+    value = std::move(out);
   }
 
   int64_t integer(std::string_view key, const YAML::Node& node, const Limits& limits, const char* expected) const {
