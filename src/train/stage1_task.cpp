@@ -72,12 +72,12 @@ Stage1Task::Stage1Task(const config::RunConfig& config, Distributed* dist)
   }
   auto vision = build_vision(config);
   auto qformer = build_qformer(config, vision->config().hidden_size, tokenizer_);
+  const int64_t tag_width =
+      config.train.tag_source == "queries" ? qformer->config().hidden_size() : vision->config().hidden_size;
   model_ = AlignmentModel(std::move(vision), std::move(qformer), config.train.temperature,
                           config.train.learn_temperature,
                           config.train.itg_weight > 0 ? tokenizer_.vocab_size() : int64_t{0},
-                          tags_.size() > 0 ? tags_.prior_logits() : at::Tensor(),
-                          config.train.tag_source == "queries" ? qformer->config().hidden_size()
-                                                               : vision->config().hidden_size);
+                          tags_.size() > 0 ? tags_.prior_logits() : at::Tensor(), tag_width);
   model_->to(device_);
   const int rank = dist ? dist->rank() : 0, world = dist ? dist->world_size() : 1;
   const int64_t image_size = model_->vision->config().image_size;
