@@ -59,6 +59,19 @@ class LoaderSource final : public BatchSource {
   bool timed_;
 };
 
+// The samples of `split` as config.data divides them (none listed for kAll: every sample);
+// an empty training or validation split is refused, naming the data.
+std::vector<int64_t> split_indices(const data::Dataset& dataset, const config::RunConfig& config, Split split) {
+  if (split == Split::kAll) return {};
+  const auto parts = data::split_dataset(dataset, config.data.val_fraction, static_cast<uint64_t>(config.data.split_seed));
+  std::vector<int64_t> indices = split == Split::kTrain ? parts.train : parts.validation;
+  if (indices.empty()) {
+    throw ConfigError("data.val_fraction", str("leaves no ", split == Split::kTrain ? "training" : "validation",
+                                               " samples out of ", dataset.size(), " in ", config.data.path));
+  }
+  return indices;
+}
+
 }  // namespace
 
 std::shared_ptr<const data::Dataset> open_configured_dataset(const config::RunConfig& config) {
@@ -73,9 +86,8 @@ std::shared_ptr<const data::Dataset> open_configured_dataset(const config::RunCo
 
 std::vector<std::string> training_captions(const config::RunConfig& config) {
   const std::shared_ptr<const data::Dataset> dataset = open_configured_dataset(config);
-  const auto parts = data::split_dataset(*dataset, config.data.val_fraction, static_cast<uint64_t>(config.data.split_seed));
   std::vector<std::string> captions;
-  for (const int64_t i : parts.train)
+  for (const int64_t i : split_indices(*dataset, config, Split::kTrain))
     for (const std::string& c : dataset->samples[static_cast<size_t>(i)].captions) captions.push_back(c);
   return captions;
 }
@@ -114,15 +126,7 @@ std::unique_ptr<BatchSource> make_batch_source(const config::RunConfig& config, 
                                                int rank, int world_size, int64_t image_size,
                                                const FeatureCache* features) {
   std::shared_ptr<const data::Dataset> dataset = open_configured_dataset(config);
-  std::vector<int64_t> indices;
-  if (split != Split::kAll) {
-    const auto parts = data::split_dataset(*dataset, config.data.val_fraction, static_cast<uint64_t>(config.data.split_seed));
-    indices = split == Split::kTrain ? parts.train : parts.validation;
-    if (indices.empty()) {
-      throw ConfigError("data.val_fraction", str("leaves no ", split == Split::kTrain ? "training" : "validation",
-                                                 " samples out of ", dataset->size(), " in ", config.data.path));
-    }
-  }
+  std::vector<int64_t> indices = split_indices(*dataset, config, split);
   data::LoaderOptions options = loader_options(config, split, batch_size, rank, world_size, image_size);
   if (features != nullptr) {
     // Keys and captions only: decoding is where the time goes, and the cache holds the result.

@@ -6,8 +6,8 @@
 // attribute, and per pair of attributes ("red square"), asks for every one of them.
 //
 // Tags are lower-cased runs of letters: single words and pairs of neighbouring words, neither a
-// stop word, with no punctuation between them. The vocabulary is a pure function of the training captions, so every rank and a
-// resumed run build the same one.
+// stop word, with no punctuation between them. The vocabulary is a pure function of the
+// training captions, so every rank and a resumed run build the same one.
 #pragma once
 
 #include <ATen/core/Tensor.h>
