@@ -22,7 +22,7 @@
 #include "real_models.h"
 #include "train/losses.h"
 #include "train/param_groups.h"
-#include "train/stage1_task.h"
+#include "models/alignment.h"
 
 namespace vlm::bench {
 
@@ -72,7 +72,7 @@ inline Workload stage1(const Args& a, const c10::Device& device) {
   auto vit = models::ViTModel(bench::vit_base_16());
   for (auto& p : vit->parameters()) p.set_requires_grad(false);
   auto qformer = models::QFormer(bench::qformer_distilbert(vit->config().hidden_size));
-  auto model = std::make_shared<train::AlignmentModelImpl>(vit, qformer, 0.07, /*learn_temperature=*/false, 0);
+  auto model = std::make_shared<models::AlignmentModelImpl>(vit, qformer, 0.07, /*learn_temperature=*/false, 0);
   model->to(device);
   model->train();
   const auto pixels = torch::randn({a.batch, 3, 224, 224}, torch::TensorOptions(device));

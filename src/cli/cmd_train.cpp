@@ -1,4 +1,4 @@
-// `vlm train --config FILE [--set KEY=VALUE ...] [--resume RUN_DIR]`: trains the stage the
+// `vlm train --config FILE | --resume RUN_DIR [--set KEY=VALUE ...]`: trains the stage the
 // config names. With --resume the run's saved config.yaml is used (overrides still apply).
 #include <filesystem>
 #include <iostream>
@@ -14,9 +14,14 @@ int run_train(const vlm::cli::Args& args) {
   const auto resume = args.maybe("--resume");
   const auto config_path = args.maybe("--config");
   if (!resume && !config_path) throw vlm::UsageError("--config FILE is required (or --resume RUN_DIR)");
+  if (resume && config_path) {
+    throw vlm::UsageError("--resume continues " + *resume + " with the config.yaml saved in it; --config " +
+                          *config_path + " would start another run: give one of them (change a value of the "
+                          "resumed run with --set KEY=VALUE)");
+  }
   const std::string path = config_path ? *config_path : *resume + "/config.yaml";
   auto config = vlm::config::load_run_config(path, args.all("--set"));
-  if (resume && !config_path) {
+  if (resume) {
     // The saved config names the run; make sure it points back at this directory.
     std::filesystem::path dir = std::filesystem::path(*resume).lexically_normal();
     if (dir.filename().empty()) dir = dir.parent_path();  // "runs/x/" -> "runs/x"
@@ -30,7 +35,7 @@ int run_train(const vlm::cli::Args& args) {
 
 const bool kRegistered = vlm::cli::register_command({
     .name = "train",
-    .usage = "--config FILE [--set KEY=VALUE ...] [--resume RUN_DIR]",
+    .usage = "--config FILE | --resume RUN_DIR [--set KEY=VALUE ...]",
     .summary = "train the stage named in the config (stage1, stage2 or lm)",
     .flags = {{"--config", "FILE", "YAML run config (see configs/)"},
               {"--set", "KEY=VALUE", "override a config value, e.g. --set train.lr=3e-4", true},

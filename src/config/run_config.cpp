@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
+
 #include "config/word_groups.h"
 #include "core/error.h"
 
@@ -91,7 +93,8 @@ void DataSection::bind(Binder& b) {
 
 void TrainSection::bind(Binder& b) {
   b.field("stage", stage, "what to train", {"stage1", "stage2", "lm"});
-  b.field("steps", steps, "optimizer steps", at_least(1));
+  b.field("steps", steps, "optimizer steps; 0 = derived from train.epochs (a value > 0 wins)", at_least(0));
+  b.field("epochs", epochs, "passes over the training split, used when train.steps is 0", at_least(0));
   b.field("batch_size", batch_size, "samples per micro-batch (per process)", at_least(1));
   b.field("grad_accum", grad_accum, "micro-batches per optimizer step", at_least(1));
   b.field("optimizer", optimizer, "optimizer", {"adam", "adamw"});
@@ -219,7 +222,10 @@ void RunConfig::validate() const {
     if (!train.negative_words.empty())
       throw ConfigError("train.negative_words", "is for stage 1 only, got stage " + train.stage);
   }
-  if (train.warmup_steps > train.steps) {
+  if (train.steps == 0 && train.epochs <= 0) {
+    throw ConfigError("train.steps", "is 0 and train.epochs is not set", "give the run's length as one of them");
+  }
+  if (train.steps > 0 && train.warmup_steps > train.steps) {
     throw ConfigError("train.warmup_steps", str("is ", train.warmup_steps, ", more than train.steps ", train.steps));
   }
 }
@@ -231,6 +237,15 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   read_yaml(root, path, [&](Binder& b) { config.bind(b); });
   config.validate();
   return config;
+}
+
+void make_paths_absolute(RunConfig& config) {
+  for (std::string* p : {&config.vision.path, &config.vision.feature_cache, &config.qformer.init_from,
+                         &config.qformer.tokenizer, &config.qformer.checkpoint, &config.lm.path, &config.lm.checkpoint,
+                         &config.data.path}) {
+    if (p->empty() || p->find("://") != std::string::npos || p->starts_with("synthetic:")) continue;
+    *p = std::filesystem::absolute(*p).lexically_normal().string();
+  }
 }
 
 std::string to_yaml(RunConfig config) {

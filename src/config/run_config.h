@@ -101,7 +101,8 @@ struct DataSection {
 
 struct TrainSection {
   std::string stage = "stage1";    // stage1 | stage2 | lm
-  int64_t steps = 1000;            // optimizer steps
+  int64_t steps = 1000;            // optimizer steps; 0 = from epochs
+  double epochs = 0;               // passes over the training split, used when steps is 0 (e.g. 10)
   int64_t batch_size = 8;
   int64_t grad_accum = 1;
   std::string optimizer = "adamw"; // adam | adamw
@@ -176,6 +177,11 @@ struct RunConfig {
 
 // Reads FILE, applies the overrides in order, binds and validates.
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides = {});
+// Makes every path that names an input (model folders, checkpoints, data, the feature cache)
+// absolute against the working directory, so a run's saved config reads the same inputs from
+// anywhere. Dataset specs that are not paths ("synthetic:N", URLs) are left as they are.
+void make_paths_absolute(RunConfig& config);
+
 // Commented YAML of a resolved config (what `vlm config show` prints and runs save).
 std::string to_yaml(RunConfig config);
 

@@ -25,6 +25,19 @@ uint64_t seed_everything(uint64_t seed) {
   return seed;
 }
 
+ScopedCpuSeed::ScopedCpuSeed(uint64_t seed) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  saved_ = gen.get_state();
+  gen.set_current_seed(seed);
+}
+
+ScopedCpuSeed::~ScopedCpuSeed() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(saved_);
+}
+
 c10::Device parse_device(const std::string& spec) {
   if (spec.empty() || spec == "auto") {
     return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);

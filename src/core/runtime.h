@@ -1,6 +1,8 @@
 // Process-wide runtime setup: intra-op threads, seeding, device choice.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <string>
 
@@ -14,6 +16,20 @@ int configure_threads(int requested = 0);
 
 // Seeds LibTorch's generators (CPU and CUDA) and returns the seed.
 uint64_t seed_everything(uint64_t seed);
+
+// Seeds LibTorch's CPU generator for the scope's lifetime and puts its previous state back at
+// the end: rebuilding a trained model's random initial weights exactly, without changing what
+// the caller draws next.
+class ScopedCpuSeed {
+ public:
+  explicit ScopedCpuSeed(uint64_t seed);
+  ~ScopedCpuSeed();
+  ScopedCpuSeed(const ScopedCpuSeed&) = delete;
+  ScopedCpuSeed& operator=(const ScopedCpuSeed&) = delete;
+
+ private:
+  at::Tensor saved_;
+};
 
 // "auto" picks cuda:0 when LibTorch sees a GPU, else cpu; "cpu", "cuda", "cuda:N" are taken as given.
 c10::Device parse_device(const std::string& spec);

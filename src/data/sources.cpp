@@ -86,9 +86,11 @@ std::string detect_format(const std::string& path) {
   for (const char* name : kCaptionFiles)
     if (fs::is_regular_file(p / name)) return "folder";
   if (has_numbered_image_folder(p)) return "files";
+  if (is_class_folder(path)) return "classes";
   throw FileError(path, "cannot tell the dataset format",
-                  "expected .tar shards (webdataset), captions.jsonl/.csv/.tsv/.txt beside images (folder), or "
-                  "img2dataset's numbered folders 00000/ (files); or name it with --format");
+                  "expected .tar shards (webdataset), captions.jsonl/.csv/.tsv/.txt beside images (folder), "
+                  "img2dataset's numbered folders 00000/ (files), or one subfolder of images per class "
+                  "(classes); or name it with --format");
 }
 
 std::shared_ptr<Dataset> open_dataset(const DataSpec& spec) {
@@ -112,9 +114,11 @@ std::shared_ptr<Dataset> open_dataset(const DataSpec& spec) {
     ds = open_img2dataset_files(spec.path);
   } else if (format == "webdataset") {
     ds = open_webdataset(spec.path);
+  } else if (format == "classes") {
+    ds = open_class_folder(spec.path);
   } else {
     throw ConfigError("data.format", str("unknown format '", format, "'"),
-                      "one of auto, table, cc_tsv, files, webdataset, folder");
+                      "one of auto, table, cc_tsv, files, webdataset, folder, classes");
   }
   if (spec.max_samples > 0 && static_cast<int64_t>(ds->samples.size()) > spec.max_samples)
     ds->samples.resize(static_cast<size_t>(spec.max_samples));

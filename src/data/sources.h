@@ -18,7 +18,7 @@ namespace vlm::data {
 // What to read. A plain struct with defaults; the run config binds its `data:` section to it.
 struct DataSpec {
   std::string path;                         // table file, img2dataset folder, .tar / shard folder, image folder
-  std::string format = "auto";              // auto, table, cc_tsv, files, webdataset, folder
+  std::string format = "auto";              // auto, table, cc_tsv, files, webdataset, folder, classes
   std::string image_column = "image";       // table column with the image path or URL ("url" is tried too)
   std::string caption_column = "caption";   // table column with the caption ("captions": a JSON list)
   std::string qa_column = "qa";             // JSONL: [{"question": ..., "answer": ...}]

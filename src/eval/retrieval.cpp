@@ -91,7 +91,11 @@ RetrievalRanks retrieval_ranks(std::span<const float> similarity, int64_t num_im
 
 RetrievalMetrics compute_retrieval(std::span<const float> similarity, int64_t num_images, int64_t num_texts,
                                    std::span<const int64_t> text_to_image, std::span<const std::string> captions) {
-  const RetrievalRanks r = retrieval_ranks(similarity, num_images, num_texts, text_to_image, captions);
+  return metrics_from_ranks(retrieval_ranks(similarity, num_images, num_texts, text_to_image, captions));
+}
+
+RetrievalMetrics metrics_from_ranks(const RetrievalRanks& r) {
+  if (r.i2t.empty() || r.t2i.empty()) throw Error("retrieval: need at least one image and one caption");
   RetrievalMetrics m;
   m.i2t_r1 = recall_at(r.i2t, 1);
   m.i2t_r5 = recall_at(r.i2t, 5);
@@ -103,8 +107,8 @@ RetrievalMetrics compute_retrieval(std::span<const float> similarity, int64_t nu
   m.i2t_mean_rank = mean(r.i2t);
   m.t2i_median_rank = median(r.t2i);
   m.t2i_mean_rank = mean(r.t2i);
-  m.num_images = num_images;
-  m.num_texts = num_texts;
+  m.num_images = static_cast<int64_t>(r.i2t.size());
+  m.num_texts = static_cast<int64_t>(r.t2i.size());
   return m;
 }
 

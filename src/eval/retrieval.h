@@ -40,4 +40,7 @@ struct RetrievalRanks {
 RetrievalRanks retrieval_ranks(std::span<const float> similarity, int64_t num_images, int64_t num_texts,
                                std::span<const int64_t> text_to_image, std::span<const std::string> captions = {});
 
+// Recall@K, median and mean ranks from per-query ranks.
+RetrievalMetrics metrics_from_ranks(const RetrievalRanks& ranks);
+
 }  // namespace vlm::eval

@@ -8,7 +8,7 @@
 #include "eval/report.h"
 #include "io/atomic_file.h"
 #include "train/demo_data.h"
-#include "train/evaluate.h"
+#include "inference/evaluate.h"
 #include "train/run.h"
 
 namespace fs = std::filesystem;
@@ -28,12 +28,6 @@ std::string train_stage(const std::string& config_path, const std::vector<std::s
   const auto result = run_training(config, /*resume=*/fs::exists(dir + "/checkpoints/latest"));
   if (result.interrupted) throw Error("demo interrupted; run it again to continue where it stopped");
   return dir;
-}
-
-nlohmann::json retrieval_json(const eval::RetrievalMetrics& m) {
-  return {{"i2t", {{"R@1", m.i2t_r1}, {"R@5", m.i2t_r5}, {"R@10", m.i2t_r10}}},
-          {"t2i", {{"R@1", m.t2i_r1}, {"R@5", m.t2i_r5}, {"R@10", m.t2i_r10}}},
-          {"images", m.num_images}};
 }
 
 }  // namespace
@@ -69,32 +63,37 @@ nlohmann::json run_demo(const DemoOptions& options) {
   const std::string lm = train_stage(configs + "/lm.yaml", with({"lm.path=" + data.tokenizer_dir}, quick_steps(30)));
   const std::string stage2 = train_stage(
       configs + "/stage2.yaml",
-      with({"qformer.checkpoint=" + stage1, "lm.path=" + lm + "/export"}, quick_steps(30)));
+      with({"qformer.checkpoint=" + stage1 + "/export", "lm.path=" + lm + "/export"}, quick_steps(30)));
 
   log::info("demo: evaluating on ", data.eval_dir, " (scenes never seen in training)");
-  RetrievalOptions r;
+  // The final weights (export/) on every scene of the evaluation sets, which training never saw.
+  const auto all = inference::EvalSplit::kAll;
+  inference::RetrievalOptions r;
   r.data_path = data.eval_dir;
+  r.split = all;
   r.out_dir = stage2;
-  const auto retrieval = evaluate_retrieval(stage1, r);
-  CaptionOptions c;
+  const auto retrieval = inference::evaluate_retrieval(stage1 + "/export", r);
+  inference::CaptionOptions c;
   c.data_path = data.eval_dir;
+  c.split = all;
   c.out_dir = stage2;
-  const auto captions = evaluate_captions(stage2, c);
-  CaptionOptions h;
+  const auto captions = inference::evaluate_captions(stage2 + "/export", c);
+  inference::CaptionOptions h;
   h.data_path = data.heldout_dir;
-  const auto heldout = evaluate_captions(stage2, h);
-  const auto vqa = evaluate_vqa(stage2, data.eval_dir);
+  h.split = all;
+  const auto heldout = inference::evaluate_captions(stage2 + "/export", h);
+  const auto vqa = inference::evaluate_vqa(stage2 + "/export", data.eval_dir, all);
   const std::string report = eval::write_report(stage2);
 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::json captions_json = {{"attribute_accuracy", captions.attribute_accuracy},
                                   {"heldout_combo_attribute_accuracy", heldout.attribute_accuracy},
-                                  {"by_objects", attribute_breakdown_json(captions)},
+                                  {"by_objects", inference::attribute_breakdown_json(captions)},
                                   {"images", captions.images}};
   for (const auto& [k, v] : captions.metrics) captions_json[k] = v;
-  const nlohmann::json summary = {{"retrieval", retrieval_json(retrieval)},
+  const nlohmann::json summary = {{"retrieval", inference::retrieval_json(retrieval)},
                                   {"captions", captions_json},
-                                  {"vqa", vqa_json(vqa)},
+                                  {"vqa", inference::vqa_json(vqa)},
                                   {"runs", {{"stage1", stage1}, {"lm", lm}, {"stage2", stage2}}},
                                   {"report", report},
                                   {"seconds", seconds}};

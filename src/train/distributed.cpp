@@ -3,6 +3,7 @@
 // C++ program needs (LibTorch ships no C++ DDP), and the gather-with-gradient is OpenCLIP's.
 #include "train/distributed.h"
 
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 // Gloo where its headers are reachable (Debian: libgloo-dev; a LibTorch that ships them), NCCL
@@ -99,6 +100,11 @@ DistEnv dist_env_from_environment() {
   env.local_rank = env_int("LOCAL_RANK", env.rank);
   env.master_port = env_int("MASTER_PORT", env.master_port);
   if (const char* addr = std::getenv("MASTER_ADDR"); addr != nullptr && *addr != '\0') env.master_addr = addr;
+  if (const char* agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE"); agent != nullptr) {
+    env.use_agent_store = std::string_view(agent) == "True" || std::string_view(agent) == "true" ||
+                          std::string_view(agent) == "1";
+  }
+  env.restart_count = env_int("TORCHELASTIC_RESTART_COUNT", 0);
   if (env.world_size < 1) throw Error("WORLD_SIZE must be at least 1");
   if (env.rank >= env.world_size) {
     throw Error(vlm::str("RANK=", env.rank, " is not below WORLD_SIZE=", env.world_size),
@@ -114,11 +120,14 @@ Distributed::Distributed(const DistEnv& env, bool cuda, std::chrono::millisecond
   try {
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<uint16_t>(env.master_port);
-    store_options.isServer = env.rank == 0;
+    store_options.isServer = env.rank == 0 && !env.use_agent_store;  // else torchrun's agent is the server
     store_options.numWorkers = static_cast<size_t>(env.world_size);
-    store_options.waitWorkers = true;
+    store_options.waitWorkers = !env.use_agent_store;
     store_options.timeout = timeout;
-    impl_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
+    c10::intrusive_ptr<c10d::Store> tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
+    impl_->store = env.use_agent_store
+                       ? c10::make_intrusive<c10d::PrefixStore>(str("/worker/attempt_", env.restart_count), tcp)
+                       : tcp;
 #ifdef VLM_HAS_NCCL
     if (cuda) {
       auto options = c10d::ProcessGroupNCCL::Options::create();

@@ -21,6 +21,11 @@ struct DistEnv {
   int local_rank = 0;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
+  // torchrun's elastic agent already hosts the store on MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE
+  // is "True" under its static rendezvous, the default): every rank then joins it as a client,
+  // under the key prefix torch's own workers use ("/worker/attempt_<TORCHELASTIC_RESTART_COUNT>").
+  bool use_agent_store = false;
+  int restart_count = 0;
 };
 
 // Reads the torchrun variables; absent ones keep the defaults above (one process). Throws

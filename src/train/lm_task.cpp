@@ -12,7 +12,7 @@
 #include "train/distributed.h"
 #include "train/losses.h"
 #include "train/precision.h"
-#include "train/vlm_bundle.h"
+#include "inference/vlm_bundle.h"
 
 namespace vlm::train {
 
@@ -57,7 +57,7 @@ LmTask::LmTask(const config::RunConfig& config, Distributed* dist)
 
 std::vector<ParamRule> LmTask::param_rules() const { return {{.label = "lm", .pattern = ".*"}}; }
 
-at::Tensor LmTask::loss_of(const TokenBatch& t, const at::Tensor& count) {
+at::Tensor LmTask::loss_of(const inference::TokenBatch& t, const at::Tensor& count) {
   models::DecoderInput in;
   in.input_ids = torch::cat({t.prompt_ids, t.target_ids}, 1).to(device_);       // (B, Tp + Tt)
   in.attention_mask = torch::cat({t.prompt_mask, t.target_mask}, 1).to(device_);  // (B, Tp + Tt)
@@ -79,13 +79,13 @@ StepResult LmTask::forward_backward(int64_t step, int64_t grad_accum) {
   // them (every micro-batch, every rank), as stage 2 does.
   std::mt19937_64 rng(static_cast<uint64_t>(config_.run.seed) * 2654435761ull + static_cast<uint64_t>(step) * 97);
   const auto B = static_cast<size_t>(config_.train.batch_size);
-  std::vector<TokenBatch> micro;
+  std::vector<inference::TokenBatch> micro;
   at::Tensor tokens = torch::zeros({}, torch::kLong);
   for (int64_t m = 0; m < grad_accum; ++m) {
-    std::vector<PromptTarget> rows;
+    std::vector<inference::PromptTarget> rows;
     for (int r = 0; r < world; ++r) {
       for (size_t i = 0; i < B; ++i) {
-        const PromptTarget& row = train_rows_[rng() % train_rows_.size()];
+        const inference::PromptTarget& row = train_rows_[rng() % train_rows_.size()];
         if (r == rank) rows.push_back(row);
       }
     }
@@ -96,7 +96,7 @@ StepResult LmTask::forward_backward(int64_t step, int64_t grad_accum) {
   const at::Tensor count = tokens.to(device_).clamp_min(1);
   StepResult result;
   at::Tensor total = torch::zeros({}, torch::TensorOptions(torch::kFloat).device(device_));
-  for (const TokenBatch& t : micro) {
+  for (const inference::TokenBatch& t : micro) {
     const at::Tensor loss = loss_of(t, count) * ranks;  // gradients are averaged over ranks afterwards
     loss.backward();
     total += loss.detach().to(torch::kFloat);
@@ -114,7 +114,7 @@ std::map<std::string, double> LmTask::evaluate(int64_t) {
   int64_t batches = 0;
   const auto bs = static_cast<size_t>(config_.train.batch_size);
   for (size_t start = 0; start < val_rows_.size() && batches < config_.schedule.eval_batches; start += bs, ++batches) {
-    const std::vector<PromptTarget> rows(val_rows_.begin() + static_cast<long>(start),
+    const std::vector<inference::PromptTarget> rows(val_rows_.begin() + static_cast<long>(start),
                                          val_rows_.begin() + static_cast<long>(std::min(val_rows_.size(), start + bs)));
     sum += loss_of(prompts_.build(rows)).item<double>();
   }
@@ -122,8 +122,14 @@ std::map<std::string, double> LmTask::evaluate(int64_t) {
   return {{"val/loss", sum / static_cast<double>(batches)}};
 }
 
+int64_t LmTask::train_samples() const {
+  // Every rank draws its rows from the whole list: an epoch is the list shared among the ranks.
+  const int world = dist_ != nullptr ? dist_->world_size() : 1;
+  return std::max<int64_t>(1, static_cast<int64_t>(train_rows_.size()) / world);
+}
+
 void LmTask::export_to(const std::string& dir) {
-  save_lm_folder(*model_, config_.lm.path, dir);
+  inference::save_lm_folder(*model_, config_.lm.path, dir);
 }
 
 }  // namespace vlm::train

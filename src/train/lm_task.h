@@ -8,7 +8,7 @@
 #include "config/run_config.h"
 #include "models/decoder.h"
 #include "train/task.h"
-#include "train/vlm_prompts.h"
+#include "inference/vlm_prompts.h"
 
 namespace vlm::train {
 
@@ -25,17 +25,18 @@ class LmTask final : public Task {
   nlohmann::json state() const override { return nlohmann::json::object(); }  // batches are a function of the step
   void restore(const nlohmann::json&) override {}
   void export_to(const std::string& dir) override;
+  int64_t train_samples() const override;
 
  private:
   // Mean cross-entropy over the target tokens, or their sum divided by `count` when given.
-  at::Tensor loss_of(const TokenBatch& t, const at::Tensor& count = at::Tensor());
+  at::Tensor loss_of(const inference::TokenBatch& t, const at::Tensor& count = at::Tensor());
 
   config::RunConfig config_;
   Distributed* dist_;
   c10::Device device_;
-  PromptBuilder prompts_;
+  inference::PromptBuilder prompts_;
   models::DecoderLM model_{nullptr};
-  std::vector<PromptTarget> train_rows_, val_rows_;
+  std::vector<inference::PromptTarget> train_rows_, val_rows_;
 };
 
 }  // namespace vlm::train

@@ -75,4 +75,11 @@ double LrScheduler::apply(int64_t step) {
   return factor;
 }
 
+int64_t steps_for_epochs(double epochs, double samples, int64_t batch_size, int64_t grad_accum) {
+  if (!(epochs > 0)) throw ConfigError("train.epochs", str("must be above 0, got ", epochs));
+  if (!(samples >= 1)) throw ConfigError("train.epochs", "the training split is empty: no epoch to count steps in");
+  const double per_step = static_cast<double>(batch_size) * static_cast<double>(grad_accum);
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(epochs * samples / per_step - 1e-9)));
+}
+
 }  // namespace vlm::train

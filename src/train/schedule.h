@@ -34,6 +34,11 @@ struct ScheduleOptions {
 // then decaying schedules are mapped to min_ratio + (1 - min_ratio) * f. Past total: min_ratio.
 double lr_factor(const ScheduleOptions& options, int64_t step);
 
+// Optimizer steps for `epochs` passes over `samples` training samples (per rank) at `batch_size`
+// per micro-batch and `grad_accum` micro-batches per step: ceil(epochs x samples / (batch x
+// accum)), at least 1. Throws vlm::ConfigError when there is nothing to train on.
+int64_t steps_for_epochs(double epochs, double samples, int64_t batch_size, int64_t grad_accum);
+
 // Remembers each parameter group's base lr (as built) and sets group lr = base x factor.
 class LrScheduler {
  public:

@@ -12,7 +12,8 @@
 #include "data/split.h"
 #include "io/atomic_file.h"
 #include "models/weights.h"
-#include "train/builders.h"
+#include "inference/builders.h"
+#include "inference/stage1_model.h"
 #include "train/distributed.h"
 #include "train/feature_cache.h"
 #include "train/losses.h"
@@ -34,33 +35,17 @@ at::Tensor pad_to_longest_rank(const at::Tensor& t, int64_t value, const Distrib
 
 }  // namespace
 
-AlignmentModelImpl::AlignmentModelImpl(models::ViTModel v, models::QFormer q, double temperature,
-                                       bool learn_temperature, int64_t itg_vocab, const at::Tensor& tag_prior,
-                                       int64_t tag_width)
-    : vision(register_module("vision", std::move(v))),
-      qformer(register_module("qformer", std::move(q))),
-      fixed_temperature(temperature) {
-  if (itg_vocab > 0) itg_head = register_module("itg_head", torch::nn::Linear(qformer->config().hidden_size(), itg_vocab));
-  if (tag_prior.defined()) {
-    tag_head = register_module("tag_head", torch::nn::Linear(tag_width, tag_prior.size(0)));
-    torch::NoGradGuard no_grad;
-    tag_head->bias.copy_(tag_prior);
-  }
-  if (learn_temperature) log_scale = register_parameter("log_scale", torch::full({}, std::log(1.0 / temperature)));
-}
-
-at::Tensor AlignmentModelImpl::vision_features(const at::Tensor& pixel_values) {
-  return models::vision_features(*vision, pixel_values);  // (B, 1 + P, Dv)
-}
-
-at::Tensor AlignmentModelImpl::logit_scale() const {
-  if (log_scale.defined()) return learned_logit_scale(log_scale);
-  return torch::full({}, 1.0 / fixed_temperature);
+at::Tensor Stage1Task::logit_scale() const {
+  if (model_->log_scale.defined()) return learned_logit_scale(model_->log_scale);
+  return torch::full({}, 1.0 / model_->fixed_temperature);
 }
 
 Stage1Task::Stage1Task(const config::RunConfig& config, Distributed* dist)
+    : Stage1Task(config, dist, inference::build_stage1_parts(config)) {}
+
+Stage1Task::Stage1Task(const config::RunConfig& config, Distributed* dist, inference::Stage1Parts parts)
     : config_(config), dist_(dist), device_(runtime::parse_device(config.run.device)),
-      tokenizer_(load_qformer_tokenizer(config)),
+      tokenizer_(std::move(parts.tokenizer)),
       negative_words_(config::WordGroups::parse(config.train.negative_words)) {
   if (config.train.tag_weight > 0) {
     tags_ = CaptionTags::build(training_captions(config), config.train.tag_vocab_size, config.train.tag_min_count);
@@ -70,11 +55,11 @@ Stage1Task::Stage1Task(const config::RunConfig& config, Distributed* dist)
                                                    " of them"));
     log::info("stage 1: ", tags_.size(), " caption tags, e.g. '", tags_.tags().front(), "', '", tags_.tags().back(), "'");
   }
-  auto vision = build_vision(config);
-  auto qformer = build_qformer(config, vision->config().hidden_size, tokenizer_);
+  auto& vision = parts.vision;
+  auto& qformer = parts.qformer;
   const int64_t tag_width =
       config.train.tag_source == "queries" ? qformer->config().hidden_size() : vision->config().hidden_size;
-  model_ = AlignmentModel(std::move(vision), std::move(qformer), config.train.temperature,
+  model_ = models::AlignmentModel(std::move(vision), std::move(qformer), config.train.temperature,
                           config.train.learn_temperature,
                           config.train.itg_weight > 0 ? tokenizer_.vocab_size() : int64_t{0},
                           tags_.size() > 0 ? tags_.prior_logits() : at::Tensor(), tag_width);
@@ -114,7 +99,7 @@ ContrastiveOutput Stage1Task::contrastive(const at::Tensor& image, const at::Ten
                                            : image;
   ContrastiveOptions options = std::move(twins);
   options.temperature = config_.train.temperature;
-  if (model_->log_scale.defined()) options.logit_scale = model_->logit_scale();
+  if (model_->log_scale.defined()) options.logit_scale = logit_scale();
   return contrastive_loss(image_for_loss, txt, options, dist);
 }
 
@@ -137,7 +122,7 @@ ContrastiveOptions Stage1Task::twin_embeddings(const std::vector<std::string>& c
     valid.push_back(twin.has_value() ? 1 : 0);
     texts.push_back(twin.value_or(caption));  // no twin: the caption fills the row, negative_valid masks it
   }
-  const auto text = tokenize_for_qformer(tokenizer_, texts, config_.qformer.max_text_length);
+  const auto text = inference::tokenize_for_qformer(tokenizer_, texts, config_.qformer.max_text_length);
   twins.negative_text_embeds =
       model_->qformer->text_embed(to_device(text.input_ids, device_), to_device(text.attention_mask, device_));
   twins.negative_valid = to_device(torch::tensor(valid, torch::kBool), device_);
@@ -145,7 +130,7 @@ ContrastiveOptions Stage1Task::twin_embeddings(const std::vector<std::string>& c
 }
 
 Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step) {
-  const auto text = tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
+  const auto text = inference::tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
   const auto ids = to_device(text.input_ids, device_), mask = to_device(text.attention_mask, device_);
   compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
   const at::Tensor feats = image_features(batch);                    // (B, 1 + P, Dv)
@@ -224,7 +209,7 @@ StepResult Stage1Task::forward_backward(int64_t step, int64_t grad_accum) {
   }
   result.loss = total;
   if (parts.size() > 1) result.extra = parts;
-  if (model_->log_scale.defined()) result.extra["temperature"] = 1.0 / model_->logit_scale().detach();
+  if (model_->log_scale.defined()) result.extra["temperature"] = 1.0 / logit_scale().detach();
   return result;
 }
 
@@ -241,7 +226,7 @@ std::map<std::string, double> Stage1Task::evaluate(int64_t step) {
   std::vector<at::Tensor> images, texts;
   for (; batches < config_.schedule.eval_batches && batches * config_.train.batch_size < val_->samples(); ++batches) {
     const ImageTextBatch batch = val_->next();
-    const auto text = tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
+    const auto text = inference::tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
     compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
     const at::Tensor feats = image_features(batch);
     const at::Tensor image = model_->qformer->image_embeds(feats).to(torch::kFloat);   // (B, Q, E)
@@ -269,15 +254,7 @@ nlohmann::json Stage1Task::state() const { return {{"train_data", train_->state(
 void Stage1Task::restore(const nlohmann::json& state) { train_->restore(state.at("train_data")); }
 
 void Stage1Task::export_to(const std::string& dir) {
-  models::save_qformer(model_->qformer, dir + "/qformer");
-  tokenizer_.save(dir + "/qformer/tokenizer.json");
-  if (model_->vision->parameters().front().requires_grad() || config_.vision.path.empty()) {
-    // A ViT trained here (the demo) travels with the Q-Former in HF layout.
-    fs::create_directories(dir + "/vision");
-    io::write_file_atomic(dir + "/vision/config.json", model_->vision->config().to_json().dump(2));
-    models::save_weights(*model_->vision, dir + "/vision/model.safetensors",
-                         models::vit_name_table(model_->vision->config()));
-  }
+  inference::export_stage1(config_, *model_->vision, model_->qformer, tokenizer_, dir);
 }
 
 }  // namespace vlm::train

@@ -9,8 +9,8 @@
 
 #include "config/run_config.h"
 #include "config/word_groups.h"
-#include "models/qformer.h"
-#include "models/vit.h"
+#include "inference/builders.h"
+#include "models/alignment.h"
 #include "tokenizers/tokenizer.h"
 #include "train/batches.h"
 #include "train/caption_tags.h"
@@ -21,27 +21,6 @@ namespace vlm::train {
 
 class Distributed;
 class FeatureCache;
-
-// The modules stage 1 holds, under the names its checkpoints use.
-class AlignmentModelImpl : public torch::nn::Module {
- public:
-  // itg_vocab: the caption loss's vocabulary (0 = no caption head); tag_prior (K,): each tag's
-  // prior logit, the tag head's starting bias (undefined = no tag head), which reads tokens
-  // `tag_width` wide.
-  AlignmentModelImpl(models::ViTModel vision, models::QFormer qformer, double temperature, bool learn_temperature,
-                     int64_t itg_vocab, const at::Tensor& tag_prior = {}, int64_t tag_width = 0);
-  // ViT features: (B, 1 + P, Dv); under no-grad and in eval mode when the ViT is frozen.
-  at::Tensor vision_features(const at::Tensor& pixel_values);
-  at::Tensor logit_scale() const;  // 1 / temperature (learned, clamped at 100, or fixed)
-
-  models::ViTModel vision{nullptr};
-  models::QFormer qformer{nullptr};
-  torch::nn::Linear itg_head{nullptr};  // text hidden -> vocabulary, for the caption loss (itg_weight > 0)
-  torch::nn::Linear tag_head{nullptr};  // queries or ViT patch tokens -> tags, max over them (tag_weight > 0)
-  at::Tensor log_scale;            // defined when the temperature is learned
-  double fixed_temperature;
-};
-TORCH_MODULE(AlignmentModel);
 
 class Stage1Task final : public Task {
  public:
@@ -56,8 +35,10 @@ class Stage1Task final : public Task {
   nlohmann::json state() const override;
   void restore(const nlohmann::json& state) override;
   void export_to(const std::string& dir) override;
+  int64_t train_samples() const override { return train_->samples(); }
 
  private:
+  Stage1Task(const config::RunConfig& config, Distributed* dist, inference::Stage1Parts parts);
   struct Losses {
     at::Tensor total, itc, itm, itg, tag;
   };
@@ -67,6 +48,8 @@ class Stage1Task final : public Task {
   // The symmetric contrastive loss of query embeddings (B, Q, E) and text embeddings (B, E),
   // over the batch gathered from every rank of `dist` (nullptr: this rank's batch alone).
   // `twins`: ContrastiveOptions' negative_text_embeds and negative_valid, or left empty.
+  // 1 / temperature: learned (clamped at 100) or fixed.
+  at::Tensor logit_scale() const;
   ContrastiveOutput contrastive(const at::Tensor& image, const at::Tensor& txt, const Distributed* dist,
                                 ContrastiveOptions twins = {}) const;
   // The captions' hard negative twins embedded (train.negative_words), for contrastive().
@@ -78,7 +61,7 @@ class Stage1Task final : public Task {
   tokenizers::Tokenizer tokenizer_;
   config::WordGroups negative_words_;
   CaptionTags tags_;  // empty unless train.tag_weight > 0
-  AlignmentModel model_{nullptr};
+  models::AlignmentModel model_{nullptr};
   std::unique_ptr<FeatureCache> features_;  // vision.feature_cache; outlives the sources reading it
   std::unique_ptr<BatchSource> train_, val_;
 };

@@ -11,52 +11,18 @@
 #include "data/split.h"
 #include "io/atomic_file.h"
 #include "models/peft.h"
-#include "train/builders.h"
+#include "inference/builders.h"
 #include "train/distributed.h"
 #include "train/losses.h"
 #include "train/precision.h"
-#include "train/vlm_bundle.h"
+#include "inference/vlm_bundle.h"
 
 namespace fs = std::filesystem;
 
 namespace vlm::train {
 
-models::LoraConfig lora_config_of(const config::RunConfig& config) {
-  models::LoraConfig lora;
-  lora.r = config.lm.lora.r;
-  lora.lora_alpha = config.lm.lora.alpha;
-  lora.lora_dropout = config.lm.lora.dropout;
-  lora.target_modules = config.lm.lora.target_modules;
-  lora.use_rslora = config.lm.lora.use_rslora;
-  lora.validate();
-  return lora;
-}
-
-models::VisionLanguageModel build_vlm(const config::RunConfig& config) {
-  auto vision = build_vision(config);
-  const auto qtok = load_qformer_tokenizer(config);
-  auto qformer = build_qformer(config, vision->config().hidden_size, qtok);
-  auto lm = models::load_decoder(config.lm.path).model;
-  for (auto& p : lm->parameters()) p.set_requires_grad(config.lm.full_finetune);
-  if (config.lm.full_finetune) log::info("lm: every weight trained (lm.full_finetune)");
-  if (config.lm.lora_enabled) {
-    const auto wrapped = models::apply_lora(*lm, lora_config_of(config));
-    log::info("lm: LoRA r=", config.lm.lora.r, " alpha=", config.lm.lora.alpha, " on ", wrapped.size(), " linear layers");
-  }
-  models::AdapterConfig acfg;
-  acfg.input_size = qformer->config().hidden_size();
-  acfg.hidden_size = lm->config().hidden_size;
-  acfg.output_size = lm->config().hidden_size;
-  models::VisionLanguageModel vlm(std::move(vision), std::move(qformer), models::Adapter(acfg), std::move(lm));
-  if (config.vision.train) {
-    vlm->set_train_vision(true);
-    log::info("vision: trained in stage 2 as well (vision.train)");
-  }
-  return vlm;
-}
-
-std::vector<PromptTarget> choose_targets(const config::RunConfig& config, const ImageTextBatch& batch, int64_t step) {
-  std::vector<PromptTarget> rows;
+std::vector<inference::PromptTarget> choose_targets(const config::RunConfig& config, const ImageTextBatch& batch, int64_t step) {
+  std::vector<inference::PromptTarget> rows;
   for (int64_t i = 0; i < batch.size(); ++i) {
     const uint64_t h = data::stable_hash(batch.keys[i], static_cast<uint64_t>(config.run.seed) * 1315423911ull +
                                                             static_cast<uint64_t>(step));
@@ -75,7 +41,7 @@ std::vector<PromptTarget> choose_targets(const config::RunConfig& config, const 
 Stage2Task::Stage2Task(const config::RunConfig& config, Distributed* dist)
     : config_(config), dist_(dist), device_(runtime::parse_device(config.run.device)),
       prompts_(config.lm.path, config.prompt.system, config.prompt.max_target_tokens),
-      model_(build_vlm(config)) {
+      model_(inference::build_vlm(config)) {
   model_->to(device_);
   const int rank = dist ? dist->rank() : 0, world = dist ? dist->world_size() : 1;
   const int64_t image_size = model_->vision->config().image_size;
@@ -96,7 +62,7 @@ std::vector<ParamRule> Stage2Task::param_rules() const {
   };
 }
 
-models::VlmBatch Stage2Task::to_device(const ImageTextBatch& batch, const TokenBatch& t) const {
+models::VlmBatch Stage2Task::to_device(const ImageTextBatch& batch, const inference::TokenBatch& t) const {
   return {train::to_device(batch.pixel_values, device_), train::to_device(t.prompt_ids, device_),
           train::to_device(t.prompt_mask, device_), train::to_device(t.target_ids, device_),
           train::to_device(t.target_mask, device_)};
@@ -111,7 +77,7 @@ StepResult Stage2Task::forward_backward(int64_t step, int64_t grad_accum) {
   at::Tensor tokens = torch::zeros({}, torch::kLong);
   for (int64_t m = 0; m < grad_accum; ++m) {
     const ImageTextBatch batch = train_->next();
-    const TokenBatch t = prompts_.build(choose_targets(config_, batch, step));
+    const inference::TokenBatch t = prompts_.build(choose_targets(config_, batch, step));
     tokens += t.target_mask.sum();  // counted on the host: no device sync
     micro.push_back(to_device(batch, t));
     result.samples += batch.size();
@@ -144,7 +110,7 @@ std::map<std::string, double> Stage2Task::evaluate(int64_t step) {
   for (; batches < config_.schedule.eval_batches && batches * config_.train.batch_size < val_->samples(); ++batches) {
     const ImageTextBatch batch = val_->next();
     // Validation always uses the first prompt and the caption: a fixed, comparable target.
-    std::vector<PromptTarget> rows;
+    std::vector<inference::PromptTarget> rows;
     for (const auto& caption : batch.captions) rows.push_back({config_.prompt.user.front(), caption});
     const models::VlmBatch b = to_device(batch, prompts_.build(rows));
     compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
@@ -173,6 +139,6 @@ nlohmann::json Stage2Task::state() const { return {{"train_data", train_->state(
 
 void Stage2Task::restore(const nlohmann::json& state) { train_->restore(state.at("train_data")); }
 
-void Stage2Task::export_to(const std::string& dir) { export_vlm_bundle(config_, *model_, dir); }
+void Stage2Task::export_to(const std::string& dir) { inference::export_vlm_bundle(config_, *model_, dir); }
 
 }  // namespace vlm::train

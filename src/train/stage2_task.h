@@ -10,19 +10,15 @@
 #include "models/vlm.h"
 #include "train/batches.h"
 #include "train/task.h"
-#include "train/vlm_prompts.h"
+#include "inference/vlm_prompts.h"
 
 namespace vlm::train {
 
 class Distributed;
 
-// The stage-2 model of a config: vision + Q-Former (stage 1) + a new adapter + the LM with LoRA.
-models::VisionLanguageModel build_vlm(const config::RunConfig& config);
-models::LoraConfig lora_config_of(const config::RunConfig& config);
-
 // What each sample trains on at `step`: a question-answer pair (share data.vqa_ratio) or the
 // caption with a user prompt drawn from prompt.user; deterministic for (seed, step, key).
-std::vector<PromptTarget> choose_targets(const config::RunConfig& config, const ImageTextBatch& batch, int64_t step);
+std::vector<inference::PromptTarget> choose_targets(const config::RunConfig& config, const ImageTextBatch& batch, int64_t step);
 
 class Stage2Task final : public Task {
  public:
@@ -37,14 +33,15 @@ class Stage2Task final : public Task {
   void restore(const nlohmann::json& state) override;
   void export_to(const std::string& dir) override;
   std::vector<std::string> samples() override { return samples_; }
+  int64_t train_samples() const override { return train_->samples(); }
 
  private:
-  models::VlmBatch to_device(const ImageTextBatch& batch, const TokenBatch& tokens) const;
+  models::VlmBatch to_device(const ImageTextBatch& batch, const inference::TokenBatch& tokens) const;
 
   config::RunConfig config_;
   Distributed* dist_;
   c10::Device device_;
-  PromptBuilder prompts_;
+  inference::PromptBuilder prompts_;
   models::VisionLanguageModel model_{nullptr};
   std::unique_ptr<BatchSource> train_, val_;
   std::vector<std::string> samples_;

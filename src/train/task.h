@@ -44,6 +44,8 @@ class Task {
   virtual void restore(const nlohmann::json& state) = 0;
   // Interoperable outputs written at the end of training (HF/PEFT layouts).
   virtual void export_to(const std::string& dir) = 0;
+  // Training samples this rank reads in one epoch (train.epochs becomes steps with it).
+  virtual int64_t train_samples() const = 0;
   // Human-readable lines logged after each evaluation (e.g. sample captions).
   virtual std::vector<std::string> samples() { return {}; }
 };

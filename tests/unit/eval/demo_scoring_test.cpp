@@ -2,7 +2,7 @@
 // caption names, what kind a question is, and the per-kind / per-scene-size breakdowns.
 #include <gtest/gtest.h>
 
-#include "train/evaluate.h"
+#include "inference/evaluate.h"
 
 namespace vlm::train {
 namespace {

@@ -13,7 +13,7 @@
 #include "data/loader.h"
 #include "test_util.h"
 #include "train/batches.h"
-#include "train/builders.h"
+#include "inference/builders.h"
 #include "train/demo_data.h"
 #include "train/feature_cache.h"
 

@@ -68,5 +68,16 @@ TEST(Schedule, RejectsBadOptions) {
   EXPECT_THROW(LrScheduler(optimizer, {ScheduleKind::kLinear, 0, 50, 1.5}), ConfigError);
 }
 
+// train.epochs -> steps: ceil(epochs x samples / (batch x accum)), worked out by hand.
+TEST(Schedule, EpochsBecomeStepsRoundedUp) {
+  EXPECT_EQ(steps_for_epochs(10, 45000, 8, 1), 56250);  // the reference's stage 1: 45k pairs, batch 8
+  EXPECT_EQ(steps_for_epochs(5, 45000, 8, 4), 7032);    // its stage 2: 225000 / 32 = 7031.25 -> 7032
+  EXPECT_EQ(steps_for_epochs(1, 10, 4, 1), 3);          // 2.5 batches: the last partial one counts
+  EXPECT_EQ(steps_for_epochs(0.5, 16, 8, 1), 1);
+  EXPECT_EQ(steps_for_epochs(0.01, 16, 8, 1), 1);       // never 0
+  EXPECT_THROW(steps_for_epochs(0, 16, 8, 1), ConfigError);
+  EXPECT_THROW(steps_for_epochs(1, 0, 8, 1), ConfigError);
+}
+
 }  // namespace
 }  // namespace vlm::train

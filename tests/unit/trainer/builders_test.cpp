@@ -8,7 +8,7 @@
 
 #include "test_util.h"
 #include "tokenizers/tokenizer.h"
-#include "train/builders.h"
+#include "inference/builders.h"
 #include "train/demo_data.h"
 
 namespace {

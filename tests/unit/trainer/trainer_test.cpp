@@ -50,6 +50,7 @@ class RegressionTask final : public train::Task {
   nlohmann::json state() const override { return {{"calls", 1}}; }
   void restore(const nlohmann::json& s) override { restored_ = s.at("calls").get<int>(); }
   void export_to(const std::string& dir) override { torch::save(model_, dir + "/model.pt"); }
+  int64_t train_samples() const override { return 64; }
 
   std::shared_ptr<torch::nn::LinearImpl> model_;
   std::set<int64_t> nan_steps_;

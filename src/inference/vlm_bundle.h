@@ -10,10 +10,11 @@
 
 #include "config/run_config.h"
 #include "data/preprocess.h"
+#include "inference/model_path.h"
+#include "inference/vlm_prompts.h"
 #include "models/vlm.h"
-#include "train/vlm_prompts.h"
 
-namespace vlm::train {
+namespace vlm::inference {
 
 // The LM as a plain HF folder in DIR: config.json, model.safetensors with any LoRA merged in, and
 // the tokenizer files of the folder it came from.
@@ -27,13 +28,16 @@ struct VlmBundle {
   data::PreprocessConfig preprocess;
   std::string default_prompt;     // the first training prompt
   models::GenerationConfig generation;
+  ModelPath source;               // where it was loaded from
 };
 
-// A stage-2 run directory, its export/ folder, or an export folder.
+// A stage-2 run directory (its best checkpoint, else its export, else its latest checkpoint), its
+// export/, or any checkpoint (rebuilt from the config.yaml saved with it, the trained tensors
+// loaded strictly). In eval mode, frozen.
 VlmBundle load_vlm_bundle(const std::string& path);
 
 // Generates one answer per image for `prompts` (one per image), in batches.
 std::vector<std::string> generate_answers(VlmBundle& bundle, const at::Tensor& pixel_values,
                                           const std::vector<std::string>& prompts, int64_t batch_size = 32);
 
-}  // namespace vlm::train
+}  // namespace vlm::inference

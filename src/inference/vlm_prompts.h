@@ -12,7 +12,7 @@
 #include "tokenizers/chat.h"
 #include "tokenizers/tokenizer.h"
 
-namespace vlm::train {
+namespace vlm::inference {
 
 struct PromptTarget {
   std::string prompt;  // the user turn: "Describe this picture." or a question
@@ -46,4 +46,4 @@ class PromptBuilder {
   int64_t pad_id_;
 };
 
-}  // namespace vlm::train
+}  // namespace vlm::inference

@@ -1,4 +1,4 @@
-#include "train/vlm_bundle.h"
+#include "inference/vlm_bundle.h"
 
 #include <torch/torch.h>
 
@@ -7,14 +7,15 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/runtime.h"
+#include "inference/builders.h"
+#include "inference/stage1_model.h"
 #include "io/atomic_file.h"
 #include "models/peft.h"
-#include "train/builders.h"
-#include "train/stage2_task.h"
 
 namespace fs = std::filesystem;
 
-namespace vlm::train {
+namespace vlm::inference {
 namespace {
 
 std::string absolute(const std::string& path) { return fs::absolute(path).lexically_normal().string(); }
@@ -23,6 +24,24 @@ void save_vision(models::ViTModelImpl& vision, const std::string& dir) {
   fs::create_directories(dir);
   io::write_file_atomic(dir + "/config.json", vision.config().to_json().dump(2));
   models::save_weights(vision, dir + "/model.safetensors", models::vit_name_table(vision.config()));
+}
+
+models::GenerationConfig generation_of(const nlohmann::json& g) {
+  models::GenerationConfig out;
+  out.max_new_tokens = g.value("max_new_tokens", int64_t{100});
+  out.temperature = g.value("temperature", 0.0);
+  out.top_p = g.value("top_p", 1.0);
+  out.top_k = g.value("top_k", int64_t{0});
+  out.repetition_penalty = g.value("repetition_penalty", 1.0);
+  return out;
+}
+
+nlohmann::json generation_json(const config::GenerationSection& g) {
+  return {{"max_new_tokens", g.max_new_tokens},
+          {"temperature", g.temperature},
+          {"top_p", g.top_p},
+          {"top_k", g.top_k},
+          {"repetition_penalty", g.repetition_penalty}};
 }
 
 }  // namespace
@@ -61,21 +80,16 @@ void export_vlm_bundle(const config::RunConfig& config, models::VisionLanguageMo
       {"user_prompt", config.prompt.user.front()},
       {"max_target_tokens", config.prompt.max_target_tokens},
       {"image_size", model.vision->config().image_size},
-      {"generation",
-       {{"max_new_tokens", config.generation.max_new_tokens},
-        {"temperature", config.generation.temperature},
-        {"top_p", config.generation.top_p},
-        {"top_k", config.generation.top_k},
-        {"repetition_penalty", config.generation.repetition_penalty}}}};
+      {"generation", generation_json(config.generation)}};
   io::write_file_atomic(dir + "/vlm.json", manifest.dump(2));
 }
 
-VlmBundle load_vlm_bundle(const std::string& path) {
-  const std::string dir = export_dir_of(path);
+namespace {
+
+// An export folder (vlm.json names the LM and ViT folders and the prompts).
+VlmBundle load_export(const ModelPath& where) {
+  const std::string& dir = where.dir;
   const std::string manifest_path = dir + "/vlm.json";
-  if (!fs::exists(manifest_path)) {
-    throw FileError(path, "is not a stage-2 run or export (no vlm.json)", "pass the run directory of a stage-2 training");
-  }
   nlohmann::json m;
   try {
     m = nlohmann::json::parse(io::read_file(manifest_path));
@@ -93,26 +107,48 @@ VlmBundle load_vlm_bundle(const std::string& path) {
   if (m.value("lora", false)) models::load_peft_adapter(*lm, dir + "/lora");
   VlmBundle bundle;
   bundle.model = models::VisionLanguageModel(std::move(vision), std::move(qformer), std::move(adapter), std::move(lm));
-  bundle.model->eval();
-  for (auto& p : bundle.model->parameters()) p.set_requires_grad(false);
   bundle.prompts = std::make_unique<PromptBuilder>(lm_dir, m.value("system_prompt", std::string()),
                                                    m.value("max_target_tokens", int64_t{64}));
-  bundle.preprocess = data::load_preprocess_config_from_dir(vision_dir);
-  if (!fs::exists(vision_dir + "/preprocessor_config.json")) {
-    const int size = static_cast<int>(bundle.model->vision->config().image_size);
-    bundle.preprocess.height = size;
-    bundle.preprocess.width = size;
-  }
+  bundle.preprocess = vision_preprocess(vision_dir, bundle.model->vision->config().image_size);
   bundle.default_prompt = m.value("user_prompt", std::string("Describe this picture."));
-  const auto& g = m.at("generation");
-  bundle.generation.max_new_tokens = g.value("max_new_tokens", int64_t{100});
-  bundle.generation.temperature = g.value("temperature", 0.0);
-  bundle.generation.top_p = g.value("top_p", 1.0);
-  bundle.generation.top_k = g.value("top_k", int64_t{0});
-  bundle.generation.repetition_penalty = g.value("repetition_penalty", 1.0);
+  bundle.generation = generation_of(m.at("generation"));
+  log::info("loaded VLM from ", dir, " (LM ", lm_dir, ", vision ", vision_dir, ")");
+  return bundle;
+}
+
+// A checkpoint: the model training built from the saved config, then the trained tensors.
+VlmBundle load_checkpoint(const ModelPath& where) {
+  const config::RunConfig config = *trained_config(where);
+  if (config.train.stage != "stage2") {
+    throw FileError(where.dir, "is a " + config.train.stage + " checkpoint, not a stage-2 model",
+                    "pass a stage-2 run, its export or one of its checkpoints");
+  }
+  const runtime::ScopedCpuSeed seed(static_cast<uint64_t>(config.run.seed));  // weights left at their init: training's
+  VlmBundle bundle;
+  bundle.model = build_vlm(config);
+  const int64_t n = load_checkpoint_weights(*bundle.model, where.dir);
+  log::info("stage 2: ", n, " trained tensors from ", where.describe());
+  bundle.prompts = std::make_unique<PromptBuilder>(config.lm.path, config.prompt.system, config.prompt.max_target_tokens);
+  bundle.preprocess = vision_preprocess(config.vision.path, bundle.model->vision->config().image_size);
+  bundle.default_prompt = config.prompt.user.front();
+  bundle.generation = generation_of(generation_json(config.generation));
+  return bundle;
+}
+
+}  // namespace
+
+VlmBundle load_vlm_bundle(const std::string& path) {
+  const ModelPath where = resolve_model_path(path);
+  if (where.kind == WeightsKind::kExport && !fs::exists(where.dir + "/vlm.json")) {
+    throw FileError(path, "is a stage-1 model, not a stage-2 model (no vlm.json)",
+                    "pass a stage-2 run, its export or one of its checkpoints");
+  }
+  VlmBundle bundle = where.kind == WeightsKind::kCheckpoint ? load_checkpoint(where) : load_export(where);
+  bundle.source = where;
+  bundle.model->eval();
+  for (auto& p : bundle.model->parameters()) p.set_requires_grad(false);
   bundle.generation.eos_token_ids = bundle.prompts->stop_ids();
   bundle.generation.pad_token_id = bundle.prompts->pad_id();
-  log::info("loaded VLM from ", dir, " (LM ", lm_dir, ", vision ", vision_dir, ")");
   return bundle;
 }
 
@@ -133,4 +169,4 @@ std::vector<std::string> generate_answers(VlmBundle& bundle, const at::Tensor& p
   return out;
 }
 
-}  // namespace vlm::train
+}  // namespace vlm::inference

@@ -1,4 +1,4 @@
-#include "train/vlm_prompts.h"
+#include "inference/vlm_prompts.h"
 
 #include <torch/torch.h>
 
@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 
-namespace vlm::train {
+namespace vlm::inference {
 namespace {
 
 // The end-of-turn token: the template's turn end ("<|im_end|>\n") without its newline, when it
@@ -86,4 +86,4 @@ std::vector<int64_t> PromptBuilder::stop_ids() const {
   return ids;
 }
 
-}  // namespace vlm::train
+}  // namespace vlm::inference
