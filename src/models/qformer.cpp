@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "models/config_fields.h"
 #include "models/encoder_ops.h"
 #include "models/hf_config.h"
 
@@ -75,14 +76,7 @@ QFormerConfig QFormerConfig::from_hf(const HfConfig& j) {
   if (type != kModelType)
     throw FileError(j.origin(), str("model_type is '", type, "', expected '", kModelType, "'"),
                     "to start from a DistilBERT/BERT folder use init_qformer_from_text_encoder");
-  QFormerConfig c;
-  c.num_query_tokens = j.get_int("num_query_tokens", c.num_query_tokens);
-  c.cross_attention_freq = j.get_int("cross_attention_freq", c.cross_attention_freq);
-  c.encoder_width = j.get_int("encoder_width", c.encoder_width);
-  c.embed_dim = j.get_int("embed_dim", c.embed_dim);
-  c.similarity = j.get_string("similarity", c.similarity);
-  c.query_ffn = j.get_bool("query_ffn", c.query_ffn);
-  c.initializer_range = j.get_double("initializer_range", c.initializer_range);
+  QFormerConfig c = read_fields<QFormerConfig>(j);
   set_text_config(c, j.sub("text_config"));
   return c;
 }
@@ -90,15 +84,9 @@ QFormerConfig QFormerConfig::from_hf(const HfConfig& j) {
 QFormerConfig QFormerConfig::from_json(const std::string& path) { return from_hf(HfConfig::load(path)); }
 
 nlohmann::json QFormerConfig::to_json() const {
-  return {{"model_type", kModelType},
-          {"num_query_tokens", num_query_tokens},
-          {"cross_attention_freq", cross_attention_freq},
-          {"encoder_width", encoder_width},
-          {"embed_dim", embed_dim},
-          {"similarity", similarity},
-          {"query_ffn", query_ffn},
-          {"initializer_range", initializer_range},
-          {"text_config", text_model_type == "bert" ? bert.to_json() : distilbert.to_json()}};
+  nlohmann::json j = write_fields(*this, kModelType);
+  j["text_config"] = text_model_type == "bert" ? bert.to_json() : distilbert.to_json();
+  return j;
 }
 
 QFormerConfig QFormerConfig::tiny() {

@@ -32,6 +32,19 @@ struct QFormerConfig {
   DistilBertConfig distilbert;         // the text encoder when text_model_type is "distilbert"
   BertConfig bert;                     // the text encoder when "bert" (its pooler is never built)
 
+  // The config.json keys besides "text_config", listed once: from_hf and to_json visit this list
+  // (config_fields.h); text_config holds the text encoder's own config.json.
+  template <class Self, class F>
+  static void fields(Self& c, F&& f) {
+    f("num_query_tokens", c.num_query_tokens);
+    f("cross_attention_freq", c.cross_attention_freq);
+    f("encoder_width", c.encoder_width);
+    f("embed_dim", c.embed_dim);
+    f("similarity", c.similarity);
+    f("query_ffn", c.query_ffn);
+    f("initializer_range", c.initializer_range);
+  }
+
   EncoderDims text_dims() const;
   int64_t hidden_size() const { return text_dims().hidden_size; }
   void validate() const;                           // throws ConfigError with the fix
