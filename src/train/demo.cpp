@@ -6,6 +6,7 @@
 #include "config/run_config.h"
 #include "core/log.h"
 #include "eval/report.h"
+#include "eval/run_files.h"
 #include "io/atomic_file.h"
 #include "train/demo_data.h"
 #include "train/evaluate.h"
@@ -28,12 +29,6 @@ std::string train_stage(const std::string& config_path, const std::vector<std::s
   const auto result = run_training(config, /*resume=*/fs::exists(dir + "/checkpoints/latest"));
   if (result.interrupted) throw Error("demo interrupted; run it again to continue where it stopped");
   return dir;
-}
-
-nlohmann::json retrieval_json(const eval::RetrievalMetrics& m) {
-  return {{"i2t", {{"R@1", m.i2t_r1}, {"R@5", m.i2t_r5}, {"R@10", m.i2t_r10}}},
-          {"t2i", {{"R@1", m.t2i_r1}, {"R@5", m.t2i_r5}, {"R@10", m.t2i_r10}}},
-          {"images", m.num_images}};
 }
 
 }  // namespace
@@ -92,7 +87,7 @@ nlohmann::json run_demo(const DemoOptions& options) {
                                   {"by_objects", attribute_breakdown_json(captions)},
                                   {"images", captions.images}};
   for (const auto& [k, v] : captions.metrics) captions_json[k] = v;
-  const nlohmann::json summary = {{"retrieval", retrieval_json(retrieval)},
+  const nlohmann::json summary = {{"retrieval", eval::run_files::retrieval_json(retrieval)},
                                   {"captions", captions_json},
                                   {"vqa", vqa_json(vqa)},
                                   {"runs", {{"stage1", stage1}, {"lm", lm}, {"stage2", stage2}}},

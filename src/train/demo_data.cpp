@@ -1,13 +1,13 @@
 #include "train/demo_data.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "config/run_config.h"
 #include "core/log.h"
 #include "data/synthetic.h"
 #include "io/atomic_file.h"
+#include "io/jsonl.h"
 #include "tokenizers/tokenizer.h"
 
 namespace fs = std::filesystem;
@@ -32,16 +32,13 @@ void ensure_dataset(const std::string& dir, uint64_t seed, int image_size, int n
 
 std::vector<std::string> dataset_text(const std::string& dir) {
   std::vector<std::string> text;
-  std::ifstream in(dir + "/captions.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    const auto row = nlohmann::json::parse(line);
+  io::for_each_jsonl_object(dir + "/captions.jsonl", [&](const nlohmann::json& row, const std::string&) {
     text.push_back(row.at("caption").get<std::string>());
     for (const auto& qa : row.value("qa", nlohmann::json::array())) {
       text.push_back(qa.at("question").get<std::string>());
       text.push_back(qa.at("answer").get<std::string>());
     }
-  }
+  });
   return text;
 }
 
