@@ -11,8 +11,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "config/enums.h"
+#include "core/error.h"
 #include "models/hf_config.h"
 
 namespace vlm::models {
@@ -32,6 +35,16 @@ class FieldReader {
   void operator()(const char* key, std::vector<int64_t>& v) const {
     if (json_.has(key)) v = json_.get_int_list(key);
   }
+  template <typename E>
+    requires std::is_enum_v<E>
+  void operator()(const char* key, E& v) const {
+    if (!json_.has(key)) return;
+    const std::string name = json_.get_string(key, "");
+    const auto parsed = config::parse_enum<E>(name);
+    if (!parsed) throw FileError(json_.origin(), str("key '", key, "': ", config::not_one_of<E>(name)),
+                                 "fix the value in config.json");
+    v = *parsed;
+  }
 
  private:
   const HfConfig& json_;
@@ -49,6 +62,11 @@ class FieldWriter {
   }
   void operator()(const char* key, const std::vector<int64_t>& v) const {
     if (!v.empty()) out_[key] = v;
+  }
+  template <typename E>
+    requires std::is_enum_v<E>
+  void operator()(const char* key, const E& v) const {
+    out_[key] = std::string(config::to_string(v));
   }
 
  private:

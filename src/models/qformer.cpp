@@ -67,8 +67,6 @@ void QFormerConfig::validate() const {
   if (cross_attention_freq <= 0) throw ConfigError("qformer.cross_attention_freq", "must be positive");
   if (encoder_width <= 0) throw ConfigError("qformer.encoder_width", "must be positive", "set it to the ViT's hidden_size");
   if (embed_dim <= 0) throw ConfigError("qformer.embed_dim", "must be positive");
-  if (similarity != "max" && similarity != "mean")
-    throw ConfigError("qformer.similarity", str("'", similarity, "' is neither max nor mean"));
 }
 
 QFormerConfig QFormerConfig::from_hf(const HfConfig& j) {
@@ -231,17 +229,19 @@ at::Tensor QFormerImpl::text_embed(const at::Tensor& input_ids, const at::Tensor
   return torch::nn::functional::normalize(text_proj_(cls), torch::nn::functional::NormalizeFuncOptions().dim(-1));
 }
 
+at::Tensor QFormerImpl::pooled_image_embeds(const at::Tensor& image_embeds) const {
+  check_rank(image_embeds, 3, "image_embeds", "(B, Q, E)");
+  if (cfg_.similarity == config::QuerySimilarity::kMax) return image_embeds;  // (B, Q, E)
+  return torch::nn::functional::normalize(image_embeds.mean(1),
+                                          torch::nn::functional::NormalizeFuncOptions().dim(-1));  // (B, E)
+}
+
 at::Tensor QFormerImpl::similarity(const at::Tensor& image_embeds, const at::Tensor& text_embeds) const {
-  check_rank(image_embeds, 3, "image_embeds", "(Bi, Q, E)");
   check_rank(text_embeds, 2, "text_embeds", "(Bt, E)");
-  if (cfg_.similarity == "max") {
-    const at::Tensor per_query = torch::matmul(image_embeds.unsqueeze(1), text_embeds.unsqueeze(-1))
-                                     .squeeze(-1);  // (Bi, Bt, Q)
-    return std::get<0>(per_query.max(-1));         // (Bi, Bt)
-  }
-  const at::Tensor pooled = torch::nn::functional::normalize(image_embeds.mean(1),
-                                                             torch::nn::functional::NormalizeFuncOptions().dim(-1));
-  return torch::matmul(pooled, text_embeds.t());  // (Bi, Bt)
+  const at::Tensor image = pooled_image_embeds(image_embeds);
+  if (image.dim() == 2) return torch::matmul(image, text_embeds.t());  // (Bi, Bt)
+  const at::Tensor per_query = torch::matmul(image.unsqueeze(1), text_embeds.unsqueeze(-1)).squeeze(-1);  // (Bi, Bt, Q)
+  return std::get<0>(per_query.max(-1));  // (Bi, Bt)
 }
 
 at::Tensor QFormerImpl::itm_logits(const at::Tensor& vision_feats, const at::Tensor& input_ids,

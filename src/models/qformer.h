@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "config/enums.h"
 #include "models/bert.h"
 #include "models/weights.h"
 
@@ -25,7 +26,7 @@ struct QFormerConfig {
   int64_t cross_attention_freq = 2;    // e.g. 2: layers 0, 2, 4, ... cross-attend to the image
   int64_t encoder_width = 768;         // e.g. 768: width of the vision features (the ViT's hidden_size)
   int64_t embed_dim = 256;             // e.g. 256: shared image-text embedding width
-  std::string similarity = "max";      // e.g. "max" over queries (BLIP-2) or "mean" (the reference tutorial)
+  config::QuerySimilarity similarity = config::QuerySimilarity::kMax;  // e.g. "max" over queries (BLIP-2) or "mean"
   bool query_ffn = true;               // e.g. true: queries get their own FFN (BLIP-2)
   double initializer_range = 0.02;     // e.g. 0.02: std of the new weights and the query tokens
   std::string text_model_type = "distilbert";  // e.g. "distilbert" or "bert": which config below is used
@@ -84,6 +85,9 @@ class QFormerImpl : public torch::nn::Module {
   at::Tensor project_queries(const at::Tensor& query_hidden);
   // normalize(text_proj(first token, [CLS])) (B, E).
   at::Tensor text_embed(const at::Tensor& input_ids, const at::Tensor& attention_mask = {});
+  // The image side of config().similarity, the one home of that rule: "max" keeps the queries
+  // (B, Q, E), each text then scoring against its best query; "mean" is the re-normalised mean query (B, E).
+  at::Tensor pooled_image_embeds(const at::Tensor& image_embeds) const;
   // (Bi, Q, E) x (Bt, E) -> (Bi, Bt): max over queries ("max"), or the cosine with the re-normalised
   // mean query embedding ("mean").
   at::Tensor similarity(const at::Tensor& image_embeds, const at::Tensor& text_embeds) const;

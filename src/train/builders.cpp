@@ -41,7 +41,7 @@ models::ViTModel build_vision(const config::RunConfig& config) {
     vit = models::ViTModel(cfg);
     log::info("vision: random ViT (", cfg.num_hidden_layers, " layers, width ", cfg.hidden_size, ")");
   }
-  const bool train = v.train && config.train.stage == "stage1";  // stage 2: build_vlm decides
+  const bool train = v.train && config.train.stage == config::Stage::kStage1;  // stage 2: build_vlm decides
   for (auto& p : vit->parameters()) p.set_requires_grad(train);
   vit->train(train);
   return vit;

@@ -76,7 +76,7 @@ Trainer::Trainer(const config::RunConfig& config, std::string run_dir, Task& tas
       checkpointer_(run_dir_, config.schedule.save_every, config.schedule.keep_checkpoints),
       best_val_loss_(std::numeric_limits<double>::infinity()) {
   ParamGroupOptions options;
-  options.lr = config.train.stage == "stage1" ? config.train.lr : config.train.lr_head;
+  options.lr = config.train.stage == config::Stage::kStage1 ? config.train.lr : config.train.lr_head;
   options.weight_decay = config.train.optimizer == "adamw" ? config.train.weight_decay : 0.0;
   options.rules = task_.param_rules();
   groups_ = build_param_groups(task_.module(), options);

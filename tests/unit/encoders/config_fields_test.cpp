@@ -143,6 +143,26 @@ TEST(ConfigFields, QFormerAndAdapterRoundTrip) {
   EXPECT_EQ(models::AdapterConfig::from_hf(HfConfig::from_json(a.to_json(), "adapter")).output_size, 1024);
 }
 
+// Enumerated keys are read and written by name (config/enums.h); another name names the choices.
+TEST(ConfigFields, EnumKeysAreReadAndWrittenByName) {
+  models::QFormerConfig q = models::QFormerConfig::tiny();
+  q.similarity = config::QuerySimilarity::kMean;
+  nlohmann::json j = q.to_json();
+  EXPECT_EQ(j["similarity"], "mean");
+  EXPECT_EQ(models::QFormerConfig::from_hf(HfConfig::from_json(j, "q")).similarity, config::QuerySimilarity::kMean);
+  j["similarity"] = "avg";
+  try {
+    models::QFormerConfig::from_hf(HfConfig::from_json(j, "q.json"));
+    FAIL() << "similarity 'avg' was accepted";
+  } catch (const FileError& e) {
+    EXPECT_EQ(std::string(e.what()), "q.json: key 'similarity': 'avg' is not one of: max, mean");
+  }
+  EXPECT_EQ(config::to_string(config::Stage::kLm), "lm");
+  EXPECT_EQ(config::parse_enum<config::TagSource>("vision_patches"), config::TagSource::kVisionPatches);
+  EXPECT_FALSE(config::parse_enum<config::Precision>("fp16").has_value());
+  EXPECT_EQ(str(config::Stage::kStage2), "stage2");
+}
+
 // Presets are config.json contents read through from_hf: the sizes of the models they name.
 TEST(ConfigFields, PresetsKeepTheirSizes) {
   const auto smol = models::DecoderConfig::smollm_135m();

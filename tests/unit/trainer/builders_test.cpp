@@ -30,7 +30,7 @@ double weight_std(torch::nn::Module& m, const std::string& part = "") {
 
 vlm::config::RunConfig tiny_config() {
   vlm::config::RunConfig c;
-  c.train.stage = "stage1";
+  c.train.stage = vlm::config::Stage::kStage1;
   c.vision.image_size = 32;
   c.vision.patch_size = 8;
   c.vision.hidden_size = 64;

@@ -59,7 +59,7 @@ class RegressionTask final : public train::Task {
 config::RunConfig small_config(int64_t steps) {
   config::RunConfig c;
   c.data.path = "unused";
-  c.train.stage = "lm";
+  c.train.stage = config::Stage::kLm;
   c.train.steps = steps;
   c.train.lr_head = 0.05;
   c.train.schedule = "constant";
