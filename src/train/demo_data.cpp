@@ -5,6 +5,7 @@
 
 #include "config/run_config.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "data/synthetic.h"
 #include "io/atomic_file.h"
 #include "io/jsonl.h"
@@ -52,9 +53,9 @@ DemoData make_demo_data(const DemoDataOptions& o) {
   d.tokenizer_dir = o.out_dir + "/tokenizer";
   fs::create_directories(o.out_dir + "/data");
   // Different seeds give different scenes: the evaluation images are never seen in training.
-  ensure_dataset(d.train_dir, o.seed * 3 + 1, o.image_size, o.n_train, 0);
-  ensure_dataset(d.eval_dir, o.seed * 3 + 2, o.image_size, o.n_eval, 0);
-  ensure_dataset(d.heldout_dir, o.seed * 3 + 3, o.image_size, 0, o.n_heldout);
+  ensure_dataset(d.train_dir, seed_stream::demo_dataset(o.seed, 1), o.image_size, o.n_train, 0);
+  ensure_dataset(d.eval_dir, seed_stream::demo_dataset(o.seed, 2), o.image_size, o.n_eval, 0);
+  ensure_dataset(d.heldout_dir, seed_stream::demo_dataset(o.seed, 3), o.image_size, 0, o.n_heldout);
 
   if (!fs::exists(d.tokenizer_dir + "/tokenizer.json")) {
     // Every word the models may read or write: captions, questions, answers (of all splits:

@@ -7,9 +7,9 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "core/runtime.h"
 #include "core/torch_compat.h"
-#include "data/split.h"
 #include "io/atomic_file.h"
 #include "models/weights.h"
 #include "train/builders.h"
@@ -164,7 +164,7 @@ Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step)
     // are named by a hash of their keys, gathered in the same order as the embeddings.
     const uint64_t seed = static_cast<uint64_t>(config_.run.seed) * 1000003ull + static_cast<uint64_t>(step) * 7919ull;
     std::vector<int64_t> key_hashes;
-    for (const std::string& key : batch.keys) key_hashes.push_back(static_cast<int64_t>(data::stable_hash(key, 0)));
+    for (const std::string& key : batch.keys) key_hashes.push_back(static_cast<int64_t>(stable_hash(key, 0)));
     at::Tensor sample_ids = torch::tensor(key_hashes, torch::kLong);  // (B,)
     // Hard negatives are drawn from the gathered batch; with one process that is this batch.
     const bool gather = dist_ && dist_->enabled();
