@@ -212,6 +212,8 @@ TextEncoderImpl::TextEncoderImpl(const BertConfig& cfg) : d_(dims_of(cfg)) {
   build();
 }
 
+TextEncoderImpl::TextEncoderImpl(const EncoderDims& d) : d_(d) { build(); }
+
 void TextEncoderImpl::build() {
   const int64_t D = d_.hidden_size;
   auto embeddings = add_group(*this, "embeddings");

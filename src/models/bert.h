@@ -168,6 +168,10 @@ class TextEncoderImpl : public torch::nn::Module {
   EncoderLayer layer(int64_t i) const { return layers_[i]; }
   const EncoderDims& dims() const { return d_; }
 
+ protected:
+  // For a model that is this encoder plus more (the Q-Former): `d` already validated.
+  explicit TextEncoderImpl(const EncoderDims& d);
+
  private:
   void build();
   EncoderDims d_;

@@ -61,7 +61,10 @@ struct QFormerOutput {
   at::Tensor text;   // (B, T, D)
 };
 
-class QFormerImpl : public torch::nn::Module {
+// The Q-Former is its text encoder plus the query tokens, cross-attention, query FFN and heads: it
+// derives from TextEncoderImpl, so the encoder's modules are its own children under their HF names
+// (the names checkpoints hold), registered once, and train()/eval() reach every block as usual.
+class QFormerImpl : public TextEncoderImpl {
  public:
   // Random initialisation: the text encoder as transformers does, the new weights N(0, initializer_range),
   // the query FFN a copy of the text FFN.
@@ -96,9 +99,6 @@ class QFormerImpl : public torch::nn::Module {
                         const at::Tensor& attention_mask = {});
 
   const QFormerConfig& config() const { return cfg_; }
-  TextEncoder text_encoder() const { return text_; }
-  // Also switches the text encoder, whose children are ours but which is not itself registered.
-  void train(bool on = true) override;
 
  private:
   enum class Mode { kImage, kText, kMultimodal, kCausal };
@@ -108,8 +108,6 @@ class QFormerImpl : public torch::nn::Module {
                                  at::ScalarType dtype, const c10::Device& device) const;
 
   QFormerConfig cfg_;
-  EncoderDims d_;
-  TextEncoder text_{nullptr};
   at::Tensor query_tokens_;
   std::vector<std::optional<AttentionBlock>> cross_;  // per layer, set every cross_attention_freq layers
   std::vector<FeedForwardBlock> query_ffn_;           // per layer, when cfg.query_ffn
