@@ -9,10 +9,10 @@
 #include <fstream>
 
 #include "core/accelerator.h"
+#include "eval/run_files.h"
 #include "test_util.h"
 #include "tiny_stage1.h"
 #include "train/demo_data.h"
-#include "eval/run_files.h"
 
 namespace {
 

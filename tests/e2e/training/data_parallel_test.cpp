@@ -25,12 +25,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "eval/run_files.h"
 #include "io/tensor_store.h"
 #include "launch_ranks.h"
 #include "test_util.h"
 #include "train/demo_data.h"
 #include "train/distributed.h"
-#include "eval/run_files.h"
 
 namespace fs = std::filesystem;
 

@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "eval/run_files.h"
 #include "test_util.h"
 #include "tiny_stage1.h"
 #include "train/demo_data.h"
-#include "eval/run_files.h"
 
 namespace fs = std::filesystem;
 

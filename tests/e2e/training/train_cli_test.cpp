@@ -10,10 +10,10 @@
 #include <fstream>
 #include <thread>
 
+#include "eval/run_files.h"
 #include "test_util.h"
 #include "tiny_stage1.h"
 #include "train/demo_data.h"
-#include "eval/run_files.h"
 
 namespace fs = std::filesystem;
 
