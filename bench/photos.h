@@ -10,7 +10,7 @@
 #include <string>
 #include <utility>
 
-#include "core/mix64.h"
+#include "core/random.h"
 #include "data/augment.h"
 #include "data/image.h"
 #include "data/synthetic.h"

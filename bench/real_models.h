@@ -20,7 +20,7 @@ inline models::QFormerConfig qformer_distilbert(int64_t vision_width) {
   q.cross_attention_freq = 1;
   q.encoder_width = vision_width;
   q.embed_dim = 256;
-  q.similarity = "mean";
+  q.similarity = vlm::config::QuerySimilarity::kMean;
   return q;
 }
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "core/mix64.h"
+#include "core/random.h"
 #include "tokenizers/tokenizer.h"
 
 namespace {

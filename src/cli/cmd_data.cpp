@@ -16,7 +16,6 @@ namespace {
 int run_data_stats(const vlm::cli::Args& args) {
   vlm::data::DataSpec spec;
   spec.path = args.get("--data");
-  if (spec.path.empty()) throw vlm::UsageError("--data PATH is required");
   spec.format = args.get("--format", "auto");
   spec.image_column = args.get("--image-column", spec.image_column);
   spec.caption_column = args.get("--caption-column", spec.caption_column);
@@ -40,7 +39,8 @@ const bool kRegistered = vlm::cli::register_command({
     .name = "data stats",
     .usage = "--data PATH [--format F] [--workers N]",
     .summary = "decode every image of a dataset and count the samples that would be skipped, by reason",
-    .flags = {{"--data", "PATH", "table (.csv/.tsv/.jsonl), img2dataset folder, .tar shard(s) or image folder"},
+    .flags = {{.name = "--data", .value_name = "PATH",
+               .help = "table (.csv/.tsv/.jsonl), img2dataset folder, .tar shard(s) or image folder", .required = true},
               {"--format", "F", "auto (default), table, cc_tsv, files, webdataset, folder"},
               {"--image-column", "NAME", "table column with the image path or URL (default image, then url)"},
               {"--caption-column", "NAME", "table column with the caption (default caption)"},

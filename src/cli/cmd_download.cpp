@@ -13,7 +13,6 @@ int run_download(const vlm::cli::Args& args) {
   vlm::data::DownloadOptions o;
   o.input = args.get("--input");
   o.output = args.get("--output");
-  if (o.input.empty() || o.output.empty()) throw vlm::UsageError("--input TABLE and --output DIR are required");
   o.url_column = args.get("--url-column", o.url_column);
   o.caption_column = args.get("--caption-column", o.caption_column);
   o.concurrency = static_cast<int>(args.get_int("--concurrency", o.concurrency));
@@ -38,8 +37,10 @@ const bool kRegistered = vlm::cli::register_command({
     .name = "download",
     .usage = "--input TABLE --output DIR [--concurrency N] [--image-size N] [--shard-size N] ...",
     .summary = "download a table of image URLs into webdataset shards (img2dataset's job; resumable)",
-    .flags = {{"--input", "TABLE", "CSV/TSV/JSONL with url and caption columns, or Conceptual Captions' TSV"},
-              {"--output", "DIR", "folder for NNNNN.tar shards and NNNNN_stats.json"},
+    .flags = {{.name = "--input", .value_name = "TABLE",
+               .help = "CSV/TSV/JSONL with url and caption columns, or Conceptual Captions' TSV", .required = true},
+              {.name = "--output", .value_name = "DIR",
+               .help = "folder for NNNNN.tar shards and NNNNN_stats.json", .required = true},
               {"--url-column", "NAME", "column with the URL (default url, then image)"},
               {"--caption-column", "NAME", "column with the caption (default caption)"},
               {"--concurrency", "N", "parallel connections (default 64)"},

@@ -7,6 +7,7 @@
 
 #include "cli/command.h"
 #include "core/error.h"
+#include "eval/run_files.h"
 #include "inference/evaluate.h"
 #include "inference/model_path.h"
 
@@ -36,7 +37,7 @@ int run_eval_retrieval(const vlm::cli::Args& args) {
   o.out_dir = out_dir_for(args, model);
   o.max_images = args.get_int("--max-images", 0);
   const auto m = vlm::inference::evaluate_retrieval(model, o);
-  std::cout << vlm::inference::retrieval_json(m).dump() << "\n";
+  std::cout << vlm::eval::run_files::retrieval_json(m).dump() << "\n";
   return 0;
 }
 

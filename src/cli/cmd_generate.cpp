@@ -20,25 +20,24 @@ namespace {
 using vlm::str;
 
 int run_generate(const vlm::cli::Args& args) {
-  const auto model_dir = args.maybe("--model");
-  const auto prompt = args.maybe("--prompt");
-  if (!model_dir || !prompt) throw vlm::UsageError("--model LM_DIR and --prompt TEXT are required");
-  const auto tokenizer = vlm::tokenizers::Tokenizer::from_path(*model_dir);
+  const std::string model_dir = args.get("--model");
+  const std::string prompt = args.get("--prompt");
+  const auto tokenizer = vlm::tokenizers::Tokenizer::from_path(model_dir);
 
-  std::string text = *prompt;
+  std::string text = prompt;
   bool add_special = true;
   if (!args.has("--raw")) {
-    const auto chat = vlm::tokenizers::ChatTemplate::from_tokenizer_config(*model_dir);
+    const auto chat = vlm::tokenizers::ChatTemplate::from_tokenizer_config(model_dir);
     std::vector<vlm::tokenizers::ChatMessage> messages;
     if (const auto system = args.maybe("--system")) messages.push_back({"system", *system});
-    messages.push_back({"user", *prompt});
+    messages.push_back({"user", prompt});
     text = chat.apply(messages, /*add_generation_prompt=*/true, /*enable_thinking=*/args.has("--thinking"));
     add_special = false;  // apply_chat_template(tokenize=True) adds no special tokens of its own
   }
   const std::vector<int64_t> ids = tokenizer.encode(text, add_special).ids;
   if (ids.empty()) throw vlm::UsageError("the prompt encodes to no tokens");
 
-  auto lm = vlm::models::load_decoder(*model_dir);
+  auto lm = vlm::models::load_decoder(model_dir);
   if (const auto adapter = args.maybe("--adapter")) {
     vlm::models::load_peft_adapter(*lm.model, *adapter);
     lm.model->eval();
@@ -75,8 +74,10 @@ const bool kRegistered = vlm::cli::register_command({
     .usage = "--model LM_DIR --prompt TEXT [--raw] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] "
              "[--repetition-penalty R] [--seed S] [--adapter PEFT_DIR]",
     .summary = "generate a continuation with a causal LM folder (chat template applied unless --raw)",
-    .flags = {{"--model", "DIR", "HF causal LM folder (llama / qwen3) with its tokenizer"},
-              {"--prompt", "TEXT", "the user message (or the raw text with --raw)"},
+    .flags = {{.name = "--model", .value_name = "DIR",
+               .help = "HF causal LM folder (llama / qwen3) with its tokenizer", .required = true},
+              {.name = "--prompt", .value_name = "TEXT",
+               .help = "the user message (or the raw text with --raw)", .required = true},
               {"--system", "TEXT", "an optional system turn"},
               {"--raw", "", "feed the prompt as it is, without the chat template"},
               {"--thinking", "", "Qwen3: leave thinking on (default off: an empty think block)"},

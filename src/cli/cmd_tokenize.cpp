@@ -27,9 +27,8 @@ json parse_line(const std::string& line, size_t number) {
 }
 
 int run_tokenize(const vlm::cli::Args& args) {
-  const auto path = args.maybe("--tokenizer");
-  if (!path) throw vlm::UsageError("--tokenizer PATH is required", "a model folder or a tokenizer.json");
-  const Tokenizer tok = Tokenizer::from_path(*path);
+  const std::string path = args.get("--tokenizer");
+  const Tokenizer tok = Tokenizer::from_path(path);
   const bool special = args.has("--special");
   std::ios::sync_with_stdio(false);
 
@@ -82,7 +81,8 @@ const bool kRegistered = vlm::cli::register_command({
     .summary = "tokenize text (or decode ids) with a model folder's tokenizer, as JSON lines",
     .flags =
         {
-            {"--tokenizer", "PATH", "a model folder (tokenizer.json, vocab.txt, or vocab.json + merges.txt) or a tokenizer.json"},
+            {.name = "--tokenizer", .value_name = "PATH",
+             .help = "a model folder (tokenizer.json, vocab.txt, or vocab.json + merges.txt) or a tokenizer.json", .required = true},
             {"--jsonl", "", "read {\"text\": ...} lines from stdin, write {\"ids\": [...]} lines"},
             {"--decode", "", "read {\"ids\": [...]} lines from stdin, write {\"text\": ...} lines"},
             {"--special", "", "add special tokens when encoding / keep them when decoding"},

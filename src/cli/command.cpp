@@ -57,6 +57,9 @@ Args::Args(const std::vector<Flag>& flags, const std::vector<std::string>& argv)
     if (!slot.empty() && !flag->repeated) throw UsageError("option '" + name + "' given twice");
     slot.push_back(value);
   }
+  for (const Flag& f : flags)
+    if (f.required && (!has(f.name) || (!f.value_name.empty() && get(f.name).empty())))
+      throw UsageError(str(f.name, f.value_name.empty() ? "" : " " + f.value_name, " is required"), f.help);
 }
 
 bool Args::has(const std::string& name) const { return values_.count(name) > 0; }

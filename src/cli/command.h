@@ -16,11 +16,12 @@ struct Flag {
   std::string value_name;   // "N"; empty for a boolean switch
   std::string help;
   bool repeated = false;    // may be given several times (--set a=b --set c=d)
+  bool required = false;    // must be given: Args checks it, --help marks it
 };
 
 class Args {
  public:
-  // Throws UsageError for undeclared flags or missing values.
+  // Throws UsageError for undeclared flags, missing values or a missing required flag.
   Args(const std::vector<Flag>& flags, const std::vector<std::string>& argv);
 
   bool has(const std::string& name) const;

@@ -37,7 +37,8 @@ void print_command_help(const vlm::cli::Command& command) {
   if (!command.flags.empty()) std::cout << "\noptions:\n";
   for (const auto& flag : command.flags) {
     std::string left = flag.name + (flag.value_name.empty() ? "" : " " + flag.value_name);
-    std::cout << "  " << left << std::string(left.size() < 26 ? 26 - left.size() : 1, ' ') << flag.help << "\n";
+    std::cout << "  " << left << std::string(left.size() < 26 ? 26 - left.size() : 1, ' ')
+              << (flag.required ? "(required) " : "") << flag.help << "\n";
   }
 }
 

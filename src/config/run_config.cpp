@@ -45,7 +45,7 @@ void QFormerSection::bind(Binder& b) {
   b.field("num_query_tokens", num_query_tokens, "learnable query tokens", at_least(1));
   b.field("cross_attention_freq", cross_attention_freq, "cross-attention every N layers", at_least(1));
   b.field("embed_dim", embed_dim, "shared image-text embedding width", at_least(1));
-  b.field("similarity", similarity, "image-text similarity over queries", {"mean", "max"});
+  bind_enum(b, "similarity", similarity, "image-text similarity over queries");
   b.field("query_ffn", query_ffn, "separate query FFN initialised from the text FFN (BLIP-2)");
   b.field("max_text_length", max_text_length, "text tokens kept (truncation)", at_least(4));
   b.field("hidden_size", hidden_size, "from-scratch width", at_least(8));
@@ -92,7 +92,7 @@ void DataSection::bind(Binder& b) {
 }
 
 void TrainSection::bind(Binder& b) {
-  b.field("stage", stage, "what to train", {"stage1", "stage2", "lm"});
+  bind_enum(b, "stage", stage, "what to train");
   b.field("steps", steps, "optimizer steps; 0 = derived from train.epochs (a value > 0 wins)", at_least(0));
   b.field("epochs", epochs, "passes over the training split, used when train.steps is 0", at_least(0));
   b.field("batch_size", batch_size, "samples per micro-batch (per process)", at_least(1));
@@ -106,8 +106,7 @@ void TrainSection::bind(Binder& b) {
   b.field("warmup_steps", warmup_steps, "linear warmup steps", at_least(0));
   b.field("min_lr_ratio", min_lr_ratio, "floor of the decay as a share of the peak", between(0, 1));
   b.field("clip_grad_norm", clip_grad_norm, "clip the global gradient norm, 0 = off", at_least(0));
-  b.field("precision", precision, "auto = bf16 autocast on GPUs that support it, else fp32",
-          {"auto", "fp32", "bf16"});
+  bind_enum(b, "precision", precision, "auto = bf16 autocast on GPUs that support it, else fp32");
   b.field("temperature", temperature, "contrastive temperature (initial value when learned)", above(0));
   b.field("learn_temperature", learn_temperature, "learn the temperature (as CLIP)");
   b.field("itm_weight", itm_weight, "BLIP-2 image-text matching loss weight, 0 = off", at_least(0));
@@ -118,10 +117,9 @@ void TrainSection::bind(Binder& b) {
   b.field("tag_weight", tag_weight,
           "stage 1: weight of the image tagging loss (Tag2Text): predict which frequent caption words and "
           "word pairs an image's caption holds, 0 = off", at_least(0));
-  b.field("tag_source", tag_source,
+  bind_enum(b, "tag_source", tag_source,
           "stage 1: what the tags are read from, max over its tokens: the Q-Former's queries, or the ViT's "
-          "output patch tokens (needs vision.train)",
-          {"queries", "vision_patches"});
+          "output patch tokens (needs vision.train)");
   b.field("tag_vocab_size", tag_vocab_size, "stage 1: tags kept, most frequent first", at_least(1));
   b.field("tag_min_count", tag_min_count, "stage 1: training captions a tag must appear in", at_least(1));
   b.field("max_bad_steps", max_bad_steps, "stop after this many non-finite steps in a row", at_least(1));
@@ -186,10 +184,10 @@ void RunConfig::validate() const {
   if (qformer.init_from.empty() && qformer.hidden_size % qformer.num_attention_heads != 0) {
     throw ConfigError("qformer.hidden_size", "must be divisible by num_attention_heads");
   }
-  if (train.stage != "stage1" && lm.path.empty()) {
-    throw ConfigError("lm.path", "is required for stage " + train.stage);
+  if (train.stage != Stage::kStage1 && lm.path.empty()) {
+    throw ConfigError("lm.path", str("is required for stage ", train.stage));
   }
-  if (train.stage == "stage2" && prompt.user.empty()) {
+  if (train.stage == Stage::kStage2 && prompt.user.empty()) {
     throw ConfigError("prompt.user", "needs at least one prompt");
   }
   if (lm.full_finetune && lm.lora_enabled) {
@@ -202,8 +200,8 @@ void RunConfig::validate() const {
   if (!vision.feature_cache.empty()) {
     // Cached features are right only when every epoch would have computed the same ones.
     const char* off = "or turn the cache off with vision.feature_cache: \"\"";
-    if (train.stage != "stage1")
-      throw ConfigError("vision.feature_cache", "is for stage 1 only, got stage " + train.stage, off);
+    if (train.stage != Stage::kStage1)
+      throw ConfigError("vision.feature_cache", str("is for stage 1 only, got stage ", train.stage), off);
     if (vision.train)
       throw ConfigError("vision.feature_cache", "cannot cache a ViT that is being trained (vision.train: true)",
                         str("set vision.train: false, ", off));
@@ -212,15 +210,15 @@ void RunConfig::validate() const {
                         str("set data.augment: false, ", off));
   }
   WordGroups::parse(train.negative_words);  // throws on a malformed group
-  if (train.tag_weight > 0 && train.tag_source != "queries" && !vision.train) {
-    throw ConfigError("train.tag_source", train.tag_source + " teaches the ViT, but it is frozen (vision.train: false)",
+  if (train.tag_weight > 0 && train.tag_source != TagSource::kQueries && !vision.train) {
+    throw ConfigError("train.tag_source", str(train.tag_source, " teaches the ViT, but it is frozen (vision.train: false)"),
                       "read the tags from the queries, or set vision.train: true");
   }
-  if (train.stage != "stage1") {
+  if (train.stage != Stage::kStage1) {
     // Stage-1 losses elsewhere would be ignored without a word; say so instead.
-    if (train.tag_weight > 0) throw ConfigError("train.tag_weight", "is for stage 1 only, got stage " + train.stage);
+    if (train.tag_weight > 0) throw ConfigError("train.tag_weight", str("is for stage 1 only, got stage ", train.stage));
     if (!train.negative_words.empty())
-      throw ConfigError("train.negative_words", "is for stage 1 only, got stage " + train.stage);
+      throw ConfigError("train.negative_words", str("is for stage 1 only, got stage ", train.stage));
   }
   if (train.steps == 0 && train.epochs <= 0) {
     throw ConfigError("train.steps", "is 0 and train.epochs is not set", "give the run's length as one of them");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/binder.h"
+#include "config/enums.h"
 
 namespace vlm::config {
 
@@ -49,7 +50,7 @@ struct QFormerSection {
   int64_t num_query_tokens = 32;
   int64_t cross_attention_freq = 1;
   int64_t embed_dim = 256;
-  std::string similarity = "mean"; // mean (reference tutorial) | max (BLIP-2)
+  QuerySimilarity similarity = QuerySimilarity::kMean;  // mean (reference tutorial) | max (BLIP-2)
   bool query_ffn = true;
   int64_t max_text_length = 64;
   int64_t hidden_size = 768;       // from-scratch sizes (ignored with init_from)
@@ -100,7 +101,7 @@ struct DataSection {
 };
 
 struct TrainSection {
-  std::string stage = "stage1";    // stage1 | stage2 | lm
+  Stage stage = Stage::kStage1;    // stage1 | stage2 | lm
   int64_t steps = 1000;            // optimizer steps; 0 = from epochs
   double epochs = 0;               // passes over the training split, used when steps is 0 (e.g. 10)
   int64_t batch_size = 8;
@@ -114,14 +115,14 @@ struct TrainSection {
   int64_t warmup_steps = 100;
   double min_lr_ratio = 0.0;
   double clip_grad_norm = 1.0;     // 0 = off
-  std::string precision = "auto";  // auto (bf16 on GPUs that have it) | fp32 | bf16
+  Precision precision = Precision::kAuto;  // auto (bf16 on GPUs that have it) | fp32 | bf16
   double temperature = 0.07;
   bool learn_temperature = false;
   double itm_weight = 0.0;         // BLIP-2 image-text matching loss weight (0 = off)
   double itg_weight = 0.0;         // BLIP-2 image-grounded caption loss weight (0 = off)
   std::vector<std::string> negative_words;  // stage 1: word groups for hard negative captions
   double tag_weight = 0.0;         // stage 1: image tagging loss weight (0 = off; train/caption_tags.h)
-  std::string tag_source = "queries";  // stage 1: queries | vision_patches (a trained ViT's output patch tokens)
+  TagSource tag_source = TagSource::kQueries;  // stage 1: queries | vision_patches (a trained ViT's output patch tokens)
   int64_t tag_vocab_size = 1000;   // stage 1: most frequent caption words and word pairs kept as tags
   int64_t tag_min_count = 5;       // stage 1: a tag needs at least this many training captions
   int64_t max_bad_steps = 10;      // consecutive non-finite steps before stopping

@@ -12,7 +12,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "core/mix64.h"
+#include "core/random.h"
 #include "data/image.h"
 #include "data/split.h"
 
@@ -149,7 +149,7 @@ std::shared_ptr<Loader::Loaded> Loader::load(int64_t global) const {
   out->key = sample.key;
   out->qa = sample.qa;
   if (!sample.captions.empty()) {
-    const uint64_t pick = stable_hash(sample.key, options_.seed ^ (kGoldenGamma * static_cast<uint64_t>(epoch + 1)));
+    const uint64_t pick = stable_hash(sample.key, seed_stream::loader_caption_pick(options_.seed, epoch));
     out->caption = sample.captions[pick % sample.captions.size()];
   }
   try {

@@ -12,13 +12,7 @@ namespace vlm::data {
 
 struct Dataset;
 
-// FNV-1a over the seed's 8 bytes then the key, finished with splitmix64's mixer.
-uint64_t stable_hash(std::string_view key, uint64_t seed);
-
-// A uniform number in [0, 1) from the key's hash.
-double hash_unit(std::string_view key, uint64_t seed);
-
-// True when the key belongs to the validation side (hash_unit < val_fraction).
+// True when the key belongs to the validation side (core/random.h's hash_unit < val_fraction).
 bool in_validation(std::string_view key, double val_fraction, uint64_t seed);
 
 struct SplitIndices {

@@ -6,13 +6,13 @@
 
 #include <array>
 #include <cmath>
-#include <fstream>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "eval/ptb_tokenizer.h"
+#include "io/jsonl.h"
 
 namespace vlm::eval {
 namespace {
@@ -224,24 +224,13 @@ std::string id_string(const nlohmann::json& id, const std::string& where) {
   throw FileError(where, "\"image_id\" must be a string or an integer");
 }
 
-// Calls fn(object, "PATH:LINE") for every non-blank line of a JSONL file.
+// Calls fn(object, "PATH:LINE") for every object of a JSONL file; each needs an "image_id".
 template <typename Fn>
 void for_each_jsonl(const std::string& path, Fn fn) {
-  std::ifstream in(path);
-  if (!in) throw FileError(path, "cannot open for reading");
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = str(path, ":", number);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw FileError(where, str("not valid JSON (", e.what(), ")"));
-    }
-    if (!j.is_object() || !j.contains("image_id")) throw FileError(where, "expected an object with \"image_id\"");
+  io::for_each_jsonl_object(path, [&](const nlohmann::json& j, const std::string& where) {
+    if (!j.contains("image_id")) throw FileError(where, "expected an object with \"image_id\"");
     fn(j, where);
-  }
+  });
 }
 
 std::string caption_string(const nlohmann::json& c, const std::string& where) {

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "eval/canvas.h"
+#include "eval/html.h"
 
 namespace vlm::eval {
 namespace {
@@ -30,20 +31,6 @@ std::string hex(Rgb c) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "#%02x%02x%02x", c[0], c[1], c[2]);
   return buf;
-}
-
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 // Data ranges and the mapping into a plot rectangle.
@@ -99,8 +86,8 @@ std::string line_chart_svg(const std::string& title, const std::vector<Series>& 
   const Layout l = layout(series, 64, 34, width - 16, height - 40);
   std::string svg = str("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" viewBox=\"0 0 ", width, " ", height,
                         "\" width=\"", width, "\" height=\"", height, "\" role=\"img\" aria-label=\"",
-                        escape(title), "\">\n");
-  svg += str("<text x=\"", l.left, "\" y=\"20\" class=\"title\">", escape(title), "</text>\n");
+                        html_escape(title), "\">\n");
+  svg += str("<text x=\"", l.left, "\" y=\"20\" class=\"title\">", html_escape(title), "</text>\n");
   for (double t : l.yticks) {
     if (t < l.y0 || t > l.y1) continue;
     svg += str("<line x1=\"", l.left, "\" x2=\"", l.right, "\" y1=\"", l.py(t), "\" y2=\"", l.py(t),
@@ -118,7 +105,7 @@ std::string line_chart_svg(const std::string& title, const std::vector<Series>& 
   svg += str("<text x=\"", (l.left + l.right) / 2, "\" y=\"", height - 6, "\" class=\"xlabel\">step</text>\n");
   double legend_x = l.right;
   for (size_t k = series.size(); k-- > 0;) {  // legend right-aligned in the title row
-    const std::string name = escape(series[k].name);
+    const std::string name = html_escape(series[k].name);
     legend_x -= 14 + 7.0 * static_cast<double>(series[k].name.size()) + 12;
     svg += str("<rect x=\"", legend_x, "\" y=\"11\" width=\"10\" height=\"10\" fill=\"", hex(kPalette[k % kPalette.size()]),
                "\"/><text x=\"", legend_x + 14, "\" y=\"20\" class=\"legend\">", name, "</text>\n");

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "data/image.h"
 #include "data/preprocess.h"
+#include "eval/html.h"
 #include "eval/plots.h"
 #include "eval/run_files.h"
 #include "io/atomic_file.h"
@@ -19,22 +20,6 @@
 namespace vlm::eval {
 namespace {
 namespace fs = std::filesystem;
-
-std::string escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string base64(const std::vector<uint8_t>& bytes) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -54,7 +39,7 @@ std::string base64(const std::vector<uint8_t>& bytes) {
 std::string png_data_uri(const std::vector<uint8_t>& png) { return "data:image/png;base64," + base64(png); }
 
 std::string absent(const std::string& what, const std::string& path) {
-  return str("<p class=\"absent\">No ", escape(what), " in this run (", escape(path), " is absent).</p>\n");
+  return str("<p class=\"absent\">No ", html_escape(what), " in this run (", html_escape(path), " is absent).</p>\n");
 }
 
 std::string percent(double fraction) {
@@ -150,7 +135,7 @@ std::string retrieval_section(const std::string& run_dir) {
     const std::string captions = run_files::grid_captions_path(run_dir);
     if (fs::exists(captions)) {
       html += "<ol class=\"grid-captions\" start=\"0\">\n";
-      for (const std::string& c : run_files::read_grid_captions(captions)) html += "<li>" + escape(c) + "</li>\n";
+      for (const std::string& c : run_files::read_grid_captions(captions)) html += "<li>" + html_escape(c) + "</li>\n";
       html += "</ol>\n";
     }
   } else {
@@ -175,7 +160,7 @@ std::string caption_metrics_section(const std::string& run_dir) {
       ordered.emplace_back(key, value);
     }
   }
-  for (const auto& [key, value] : ordered) html += "<th>" + escape(key) + "</th>";
+  for (const auto& [key, value] : ordered) html += "<th>" + html_escape(key) + "</th>";
   html += "</tr><tr>";
   for (const auto& [key, value] : ordered) html += "<td>" + number(value) + "</td>";
   return html + "</tr></table></section>\n";
@@ -196,15 +181,15 @@ std::string gallery_section(const std::string& run_dir, const ReportOptions& opt
       const double k = std::min(1.0, static_cast<double>(options.thumbnail) / std::max(img.width, img.height));
       const data::Image thumb = data::resize_image(img, std::max(1, static_cast<int>(img.width * k + 0.5)),
                                                    std::max(1, static_cast<int>(img.height * k + 0.5)));
-      html += str("<img alt=\"", escape(row.image), "\" width=\"", thumb.width, "\" height=\"", thumb.height,
+      html += str("<img alt=\"", html_escape(row.image), "\" width=\"", thumb.width, "\" height=\"", thumb.height,
                   "\" src=\"", png_data_uri(data::encode_png(thumb)), "\">");
     } catch (const Error& e) {
-      html += "<div class=\"noimage\">image unavailable: " + escape(e.what()) + "</div>";
+      html += "<div class=\"noimage\">image unavailable: " + html_escape(e.what()) + "</div>";
     }
-    html += "<div class=\"text\"><p class=\"generated\"><span class=\"tag\">generated</span> " + escape(row.generated) +
+    html += "<div class=\"text\"><p class=\"generated\"><span class=\"tag\">generated</span> " + html_escape(row.generated) +
             "</p><p class=\"reflabel\">references</p><ul class=\"refs\">";
-    for (const auto& r : row.references) html += "<li>" + escape(r) + "</li>";
-    html += "</ul><p class=\"path\">" + escape(row.image) + "</p></div></div>\n";
+    for (const auto& r : row.references) html += "<li>" + html_escape(r) + "</li>";
+    html += "</ul><p class=\"path\">" + html_escape(row.image) + "</p></div></div>\n";
   }
   return html + "</div></section>\n";
 }
@@ -213,7 +198,7 @@ std::string config_section(const std::string& run_dir) {
   const std::string path = run_files::config_path(run_dir);
   std::string html = "<section id=\"config\"><h2>Resolved config</h2>\n";
   if (!fs::exists(path)) return html + absent("config", path) + "</section>\n";
-  return html + "<pre>" + escape(io::read_file(path)) + "</pre></section>\n";
+  return html + "<pre>" + html_escape(io::read_file(path)) + "</pre></section>\n";
 }
 
 constexpr const char* kStyle = R"(
@@ -300,8 +285,8 @@ std::string render_report(const std::string& run_dir, const ReportOptions& optio
   std::strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
   std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
-  html += "<title>vlm report: " + escape(name) + "</title>\n<style>" + kStyle + "</style>\n" + kScript + "</head>\n<body>\n";
-  html += "<header><h1>vlm run report: " + escape(name) + "</h1><p>" + escape(fs::absolute(run_dir).string()) +
+  html += "<title>vlm report: " + html_escape(name) + "</title>\n<style>" + kStyle + "</style>\n" + kScript + "</head>\n<body>\n";
+  html += "<header><h1>vlm run report: " + html_escape(name) + "</h1><p>" + html_escape(fs::absolute(run_dir).string()) +
           " &middot; generated " + when + "</p><nav><a href=\"#curves\">curves</a><a href=\"#retrieval\">retrieval</a>"
           "<a href=\"#caption-metrics\">caption metrics</a><a href=\"#gallery\">captions</a><a href=\"#config\">config</a></nav></header>\n<main>\n";
   html += curves_section(run_dir);

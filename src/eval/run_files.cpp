@@ -2,6 +2,7 @@
 // RFC 4180 written and parsed here: two dozen lines, not worth a CSV library.
 #include "eval/run_files.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -9,6 +10,7 @@
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/jsonl.h"
 
 namespace vlm::eval::run_files {
 namespace fs = std::filesystem;
@@ -90,52 +92,56 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text, const s
 }  // namespace
 
 std::vector<MetricsRow> read_metrics(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw FileError(path, "cannot open for reading");
   std::vector<MetricsRow> rows;
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = str(path, ":", number);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw FileError(where, str("not valid JSON (", e.what(), ")"));
-    }
-    if (!j.is_object() || !j.contains("step") || !j["step"].is_number_integer()) {
-      throw FileError(where, "expected an object with an integer \"step\"");
-    }
-    MetricsRow row{.step = j["step"].get<int64_t>()};
-    for (const auto& [key, value] : j.items()) {
-      if (key != "step" && value.is_number()) row.values[key] = value.get<double>();
-    }
-    rows.push_back(std::move(row));
-  }
+  auto number_or_nan = [](const nlohmann::json& v, const std::string& key, const std::string& where) {
+    if (v.is_null()) return std::numeric_limits<double>::quiet_NaN();
+    if (!v.is_number()) throw FileError(where, str("value of \"", key, "\" is not a number"));
+    return v.get<double>();
+  };
+  io::for_each_jsonl_object(
+      path,
+      [&](const nlohmann::json& j, const std::string& where) {
+        if (!j.contains("step") || !j["step"].is_number_integer())
+          throw FileError(where, "expected an object with an integer \"step\"");
+        MetricsRow row{.step = j["step"].get<int64_t>()};
+        for (const auto& [key, value] : j.items()) {
+          if (key == "step") continue;
+          if (key == "time") row.time = number_or_nan(value, key, where);
+          else row.values[key] = number_or_nan(value, key, where);
+        }
+        rows.push_back(std::move(row));
+      },
+      io::JsonlTail::kSkipTornLast);
   return rows;
 }
 
 std::string metrics_line(const MetricsRow& row) {
-  nlohmann::json j = {{"step", row.step}};
-  for (const auto& [key, value] : row.values) j[key] = value;
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr); };
+  nlohmann::ordered_json j = {{"step", row.step}};
+  if (!std::isnan(row.time)) j["time"] = row.time;
+  for (const auto& [key, value] : row.values) {
+    if (key == "step" || key == "time") throw Error(str("metric name '", key, "' is reserved"));
+    j[key] = number(value);
+  }
   return j.dump();
 }
 
+nlohmann::json retrieval_json(const RetrievalMetrics& m) {
+  return {{"i2t", {{"R@1", m.i2t_r1}, {"R@5", m.i2t_r5}, {"R@10", m.i2t_r10}, {"median_rank", m.i2t_median_rank},
+                   {"mean_rank", m.i2t_mean_rank}}},
+          {"t2i", {{"R@1", m.t2i_r1}, {"R@5", m.t2i_r5}, {"R@10", m.t2i_r10}, {"median_rank", m.t2i_median_rank},
+                   {"mean_rank", m.t2i_mean_rank}}},
+          {"images", m.num_images},
+          {"texts", m.num_texts}};
+}
+
 void write_retrieval(const std::string& path, const RetrievalMetrics& m) {
-  const nlohmann::json j = {{"i2t_R@1", m.i2t_r1},
-                            {"i2t_R@5", m.i2t_r5},
-                            {"i2t_R@10", m.i2t_r10},
-                            {"t2i_R@1", m.t2i_r1},
-                            {"t2i_R@5", m.t2i_r5},
-                            {"t2i_R@10", m.t2i_r10},
-                            {"i2t_median_rank", m.i2t_median_rank},
-                            {"i2t_mean_rank", m.i2t_mean_rank},
-                            {"t2i_median_rank", m.t2i_median_rank},
-                            {"t2i_mean_rank", m.t2i_mean_rank},
-                            {"num_images", m.num_images},
-                            {"num_texts", m.num_texts}};
+  const nlohmann::json nested = retrieval_json(m);
+  nlohmann::json flat = {{"num_images", nested["images"]}, {"num_texts", nested["texts"]}};
+  for (const char* direction : {"i2t", "t2i"})
+    for (const auto& [key, value] : nested[direction].items()) flat[str(direction, "_", key)] = value;
   fs::create_directories(fs::path(path).parent_path());
-  io::write_file_atomic(path, j.dump(2) + "\n");
+  io::write_file_atomic(path, flat.dump(2) + "\n");
 }
 
 RetrievalMetrics read_retrieval(const std::string& path) {

@@ -36,7 +36,7 @@ models::ViTModel build_vision(const config::RunConfig& config) {
 }
 
 void freeze_vision(models::ViTModelImpl& vit, const config::RunConfig& config) {
-  const bool train = config.vision.train && config.train.stage == "stage1";  // stage 2: build_vlm decides
+  const bool train = config.vision.train && config.train.stage == config::Stage::kStage1;  // stage 2: build_vlm decides
   for (auto& p : vit.parameters()) p.set_requires_grad(train);
   vit.train(train);
 }

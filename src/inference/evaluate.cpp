@@ -151,15 +151,6 @@ const char* eval_split_name(EvalSplit split) {
   return split == EvalSplit::kValidation ? "val" : split == EvalSplit::kTrain ? "train" : "all";
 }
 
-nlohmann::json retrieval_json(const eval::RetrievalMetrics& m) {
-  return {{"i2t", {{"R@1", m.i2t_r1}, {"R@5", m.i2t_r5}, {"R@10", m.i2t_r10}, {"median_rank", m.i2t_median_rank},
-                   {"mean_rank", m.i2t_mean_rank}}},
-          {"t2i", {{"R@1", m.t2i_r1}, {"R@5", m.t2i_r5}, {"R@10", m.t2i_r10}, {"median_rank", m.t2i_median_rank},
-                   {"mean_rank", m.t2i_mean_rank}}},
-          {"images", m.num_images},
-          {"texts", m.num_texts}};
-}
-
 eval::RetrievalMetrics evaluate_retrieval(const std::string& model, const RetrievalOptions& options) {
   torch::NoGradGuard no_grad;
   Stage1Model m = load_stage1(model);

@@ -33,8 +33,6 @@ struct RetrievalOptions {
 // `model`: a stage-1 run, export or checkpoint. Every caption of every image is a text: an image
 // is found at K when any of its captions ranks in the top K; a caption when its image does.
 eval::RetrievalMetrics evaluate_retrieval(const std::string& model, const RetrievalOptions& options);
-// {"i2t": {"R@1", "R@5", "R@10", "median_rank", "mean_rank"}, "t2i": {...}, "images", "texts"}.
-nlohmann::json retrieval_json(const eval::RetrievalMetrics& metrics);
 
 struct ZeroShotOptions {
   std::string data_path;               // a class folder (class_name/*.jpg) or a table whose caption is the label

@@ -58,8 +58,8 @@ Stage1Model load_export(const ModelPath& where) {
 // A checkpoint: the model training built from the saved config, then the trained tensors.
 Stage1Model load_checkpoint(const ModelPath& where) {
   config::RunConfig config = *trained_config(where);
-  if (config.train.stage != "stage1") {
-    throw FileError(where.dir, "is a " + config.train.stage + " checkpoint, not a stage-1 model",
+  if (config.train.stage != config::Stage::kStage1) {
+    throw FileError(where.dir, str("is a ", config.train.stage, " checkpoint, not a stage-1 model"),
                     "pass a stage-1 run, its export or one of its checkpoints");
   }
   const runtime::ScopedCpuSeed seed(static_cast<uint64_t>(config.run.seed));  // weights left at their init: training's

@@ -119,8 +119,8 @@ VlmBundle load_export(const ModelPath& where) {
 // A checkpoint: the model training built from the saved config, then the trained tensors.
 VlmBundle load_checkpoint(const ModelPath& where) {
   const config::RunConfig config = *trained_config(where);
-  if (config.train.stage != "stage2") {
-    throw FileError(where.dir, "is a " + config.train.stage + " checkpoint, not a stage-2 model",
+  if (config.train.stage != config::Stage::kStage2) {
+    throw FileError(where.dir, str("is a ", config.train.stage, " checkpoint, not a stage-2 model"),
                     "pass a stage-2 run, its export or one of its checkpoints");
   }
   const runtime::ScopedCpuSeed seed(static_cast<uint64_t>(config.run.seed));  // weights left at their init: training's

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "models/config_fields.h"
 #include "models/encoder_ops.h"
 #include "models/hf_config.h"
 
@@ -20,20 +21,12 @@ void AdapterConfig::validate() const {
 AdapterConfig AdapterConfig::from_hf(const HfConfig& j) {
   const std::string type = j.require_string("model_type");
   if (type != "vlm_adapter") throw FileError(j.origin(), str("model_type is '", type, "', expected 'vlm_adapter'"));
-  AdapterConfig c;
-  c.input_size = j.get_int("input_size", c.input_size);
-  c.hidden_size = j.get_int("hidden_size", c.hidden_size);
-  c.output_size = j.get_int("output_size", c.output_size);
-  c.hidden_act = j.get_string("hidden_act", c.hidden_act);
-  return c;
+  return read_fields<AdapterConfig>(j);
 }
 
 AdapterConfig AdapterConfig::from_json(const std::string& path) { return from_hf(HfConfig::load(path)); }
 
-nlohmann::json AdapterConfig::to_json() const {
-  return {{"model_type", "vlm_adapter"}, {"input_size", input_size}, {"hidden_size", hidden_size},
-          {"output_size", output_size}, {"hidden_act", hidden_act}};
-}
+nlohmann::json AdapterConfig::to_json() const { return write_fields(*this, "vlm_adapter"); }
 
 AdapterImpl::AdapterImpl(const AdapterConfig& cfg) : cfg_(cfg) {
   cfg_.validate();

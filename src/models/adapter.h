@@ -20,6 +20,15 @@ struct AdapterConfig {
   int64_t output_size = 576;       // e.g. 576 (SmolLM-135M), 1024 (Qwen3-0.6B): the LM's hidden_size
   std::string hidden_act = "gelu"; // e.g. "gelu"
 
+  // The config.json keys, listed once: from_hf and to_json visit this list (config_fields.h).
+  template <class Self, class F>
+  static void fields(Self& c, F&& f) {
+    f("input_size", c.input_size);
+    f("hidden_size", c.hidden_size);
+    f("output_size", c.output_size);
+    f("hidden_act", c.hidden_act);
+  }
+
   void validate() const;
   static AdapterConfig from_hf(const HfConfig& json);  // model_type "vlm_adapter"
   static AdapterConfig from_json(const std::string& path);

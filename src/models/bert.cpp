@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "io/tensor_store.h"
+#include "models/config_fields.h"
 #include "models/encoder_ops.h"
 #include "models/hf_config.h"
 
@@ -51,33 +52,12 @@ void DistilBertConfig::validate() const { check_dims(dims_of(*this), "distilbert
 DistilBertConfig DistilBertConfig::from_hf(const HfConfig& j) {
   const std::string type = j.get_string("model_type", "distilbert");
   if (type != "distilbert") throw FileError(j.origin(), str("model_type is '", type, "', expected 'distilbert'"));
-  DistilBertConfig c;
-  c.vocab_size = j.get_int("vocab_size", c.vocab_size);
-  c.max_position_embeddings = j.get_int("max_position_embeddings", c.max_position_embeddings);
-  c.sinusoidal_pos_embds = j.get_bool("sinusoidal_pos_embds", c.sinusoidal_pos_embds);
-  c.n_layers = j.get_int("n_layers", c.n_layers);
-  c.n_heads = j.get_int("n_heads", c.n_heads);
-  c.dim = j.get_int("dim", c.dim);
-  c.hidden_dim = j.get_int("hidden_dim", c.hidden_dim);
-  c.dropout = j.get_double("dropout", c.dropout);
-  c.attention_dropout = j.get_double("attention_dropout", c.attention_dropout);
-  c.activation = j.get_string("activation", c.activation);
-  c.initializer_range = j.get_double("initializer_range", c.initializer_range);
-  c.pad_token_id = j.get_int("pad_token_id", c.pad_token_id);
-  return c;
+  return read_fields<DistilBertConfig>(j);
 }
 
 DistilBertConfig DistilBertConfig::from_json(const std::string& path) { return from_hf(HfConfig::load(path)); }
 
-nlohmann::json DistilBertConfig::to_json() const {
-  return {{"model_type", "distilbert"},   {"architectures", {"DistilBertModel"}},
-          {"vocab_size", vocab_size},     {"max_position_embeddings", max_position_embeddings},
-          {"sinusoidal_pos_embds", sinusoidal_pos_embds}, {"n_layers", n_layers},
-          {"n_heads", n_heads},           {"dim", dim},
-          {"hidden_dim", hidden_dim},     {"dropout", dropout},
-          {"attention_dropout", attention_dropout}, {"activation", activation},
-          {"initializer_range", initializer_range}, {"pad_token_id", pad_token_id}};
-}
+nlohmann::json DistilBertConfig::to_json() const { return write_fields(*this, "distilbert", "DistilBertModel"); }
 
 DistilBertConfig DistilBertConfig::tiny() {
   DistilBertConfig c;
@@ -102,44 +82,12 @@ void BertConfig::validate() const {
 BertConfig BertConfig::from_hf(const HfConfig& j) {
   const std::string type = j.get_string("model_type", "bert");
   if (type != "bert") throw FileError(j.origin(), str("model_type is '", type, "', expected 'bert'"));
-  BertConfig c;
-  c.vocab_size = j.get_int("vocab_size", c.vocab_size);
-  c.hidden_size = j.get_int("hidden_size", c.hidden_size);
-  c.num_hidden_layers = j.get_int("num_hidden_layers", c.num_hidden_layers);
-  c.num_attention_heads = j.get_int("num_attention_heads", c.num_attention_heads);
-  c.intermediate_size = j.get_int("intermediate_size", c.intermediate_size);
-  c.hidden_act = j.get_string("hidden_act", c.hidden_act);
-  c.hidden_dropout_prob = j.get_double("hidden_dropout_prob", c.hidden_dropout_prob);
-  c.attention_probs_dropout_prob = j.get_double("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
-  c.max_position_embeddings = j.get_int("max_position_embeddings", c.max_position_embeddings);
-  c.type_vocab_size = j.get_int("type_vocab_size", c.type_vocab_size);
-  c.initializer_range = j.get_double("initializer_range", c.initializer_range);
-  c.layer_norm_eps = j.get_double("layer_norm_eps", c.layer_norm_eps);
-  c.pad_token_id = j.get_int("pad_token_id", c.pad_token_id);
-  c.position_embedding_type = j.get_string("position_embedding_type", c.position_embedding_type);
-  return c;
+  return read_fields<BertConfig>(j);
 }
 
 BertConfig BertConfig::from_json(const std::string& path) { return from_hf(HfConfig::load(path)); }
 
-nlohmann::json BertConfig::to_json() const {
-  return {{"model_type", "bert"},
-          {"architectures", {"BertModel"}},
-          {"vocab_size", vocab_size},
-          {"hidden_size", hidden_size},
-          {"num_hidden_layers", num_hidden_layers},
-          {"num_attention_heads", num_attention_heads},
-          {"intermediate_size", intermediate_size},
-          {"hidden_act", hidden_act},
-          {"hidden_dropout_prob", hidden_dropout_prob},
-          {"attention_probs_dropout_prob", attention_probs_dropout_prob},
-          {"max_position_embeddings", max_position_embeddings},
-          {"type_vocab_size", type_vocab_size},
-          {"initializer_range", initializer_range},
-          {"layer_norm_eps", layer_norm_eps},
-          {"pad_token_id", pad_token_id},
-          {"position_embedding_type", position_embedding_type}};
-}
+nlohmann::json BertConfig::to_json() const { return write_fields(*this, "bert", "BertModel"); }
 
 BertConfig BertConfig::tiny() {
   BertConfig c;
@@ -263,6 +211,8 @@ TextEncoderImpl::TextEncoderImpl(const BertConfig& cfg) : d_(dims_of(cfg)) {
   cfg.validate();
   build();
 }
+
+TextEncoderImpl::TextEncoderImpl(const EncoderDims& d) : d_(d) { build(); }
 
 void TextEncoderImpl::build() {
   const int64_t D = d_.hidden_size;

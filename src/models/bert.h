@@ -31,6 +31,23 @@ struct DistilBertConfig {
   double initializer_range = 0.02;       // e.g. 0.02
   int64_t pad_token_id = 0;              // e.g. 0: its embedding row gets no gradient
 
+  // The config.json keys, listed once: from_hf and to_json visit this list (config_fields.h).
+  template <class Self, class F>
+  static void fields(Self& c, F&& f) {
+    f("vocab_size", c.vocab_size);
+    f("max_position_embeddings", c.max_position_embeddings);
+    f("sinusoidal_pos_embds", c.sinusoidal_pos_embds);
+    f("n_layers", c.n_layers);
+    f("n_heads", c.n_heads);
+    f("dim", c.dim);
+    f("hidden_dim", c.hidden_dim);
+    f("dropout", c.dropout);
+    f("attention_dropout", c.attention_dropout);
+    f("activation", c.activation);
+    f("initializer_range", c.initializer_range);
+    f("pad_token_id", c.pad_token_id);
+  }
+
   void validate() const;
   static DistilBertConfig from_hf(const HfConfig& json);
   static DistilBertConfig from_json(const std::string& path);
@@ -55,6 +72,25 @@ struct BertConfig {
   int64_t pad_token_id = 0;                   // e.g. 0
   std::string position_embedding_type = "absolute";  // e.g. "absolute" (the only one supported)
   bool add_pooling_layer = true;              // ours, not config.json: e.g. true (BertModel), false (Q-Former)
+
+  // The config.json keys, listed once: from_hf and to_json visit this list (config_fields.h).
+  template <class Self, class F>
+  static void fields(Self& c, F&& f) {
+    f("vocab_size", c.vocab_size);
+    f("hidden_size", c.hidden_size);
+    f("num_hidden_layers", c.num_hidden_layers);
+    f("num_attention_heads", c.num_attention_heads);
+    f("intermediate_size", c.intermediate_size);
+    f("hidden_act", c.hidden_act);
+    f("hidden_dropout_prob", c.hidden_dropout_prob);
+    f("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
+    f("max_position_embeddings", c.max_position_embeddings);
+    f("type_vocab_size", c.type_vocab_size);
+    f("initializer_range", c.initializer_range);
+    f("layer_norm_eps", c.layer_norm_eps);
+    f("pad_token_id", c.pad_token_id);
+    f("position_embedding_type", c.position_embedding_type);
+  }
 
   void validate() const;
   static BertConfig from_hf(const HfConfig& json);
@@ -131,6 +167,10 @@ class TextEncoderImpl : public torch::nn::Module {
   at::Tensor embed_norm(const at::Tensor& x);
   EncoderLayer layer(int64_t i) const { return layers_[i]; }
   const EncoderDims& dims() const { return d_; }
+
+ protected:
+  // For a model that is this encoder plus more (the Q-Former): `d` already validated.
+  explicit TextEncoderImpl(const EncoderDims& d);
 
  private:
   void build();

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/torch_compat.h"
 #include "io/tensor_store.h"
+#include "models/config_fields.h"
 #include "models/encoder_ops.h"
 #include "models/hf_config.h"
 
@@ -92,26 +93,12 @@ DecoderConfig DecoderConfig::from_hf(const HfConfig& j) {
   if (type != "llama" && type != "qwen3")
     throw FileError(j.origin(), str("model_type is '", type, "', expected 'llama' or 'qwen3'"),
                     "point at a Llama-layout (SmolLM) or Qwen3 model folder");
-  DecoderConfig c = defaults_for(type);
-  c.vocab_size = j.get_int("vocab_size", c.vocab_size);
-  c.hidden_size = j.get_int("hidden_size", c.hidden_size);
-  c.intermediate_size = j.get_int("intermediate_size", c.intermediate_size);
-  c.num_hidden_layers = j.get_int("num_hidden_layers", c.num_hidden_layers);
-  c.num_attention_heads = j.get_int("num_attention_heads", c.num_attention_heads);
-  c.num_key_value_heads = j.get_optional_int("num_key_value_heads").value_or(c.num_attention_heads);
-  c.head_dim = j.get_optional_int("head_dim").value_or(c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads : 0);
-  c.rms_norm_eps = j.get_double("rms_norm_eps", c.rms_norm_eps);
-  c.rope_theta = j.get_double("rope_theta", c.rope_theta);
-  c.max_position_embeddings = j.get_int("max_position_embeddings", c.max_position_embeddings);
-  c.tie_word_embeddings = j.get_bool("tie_word_embeddings", c.tie_word_embeddings);
-  c.attention_bias = j.get_bool("attention_bias", c.attention_bias);
-  c.mlp_bias = j.get_bool("mlp_bias", c.mlp_bias);
-  c.hidden_act = j.get_string("hidden_act", c.hidden_act);
-  c.initializer_range = j.get_double("initializer_range", c.initializer_range);
-  c.attention_dropout = j.get_double("attention_dropout", c.attention_dropout);
-  c.torch_dtype = j.get_string("torch_dtype", j.get_string("dtype", c.torch_dtype));
-  c.bos_token_id = j.get_optional_int("bos_token_id");
-  c.pad_token_id = j.get_optional_int("pad_token_id");
+  DecoderConfig c = read_fields(j, defaults_for(type));
+  c.model_type = type;
+  // transformers derives these two when config.json leaves them out (or null).
+  if (!j.has("num_key_value_heads")) c.num_key_value_heads = c.num_attention_heads;
+  if (!j.has("head_dim")) c.head_dim = c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads : 0;
+  if (!j.has("torch_dtype")) c.torch_dtype = j.get_string("dtype", c.torch_dtype);  // transformers >= 5
   const nlohmann::json& root = j.json();
   if (root.contains("rope_scaling") && root["rope_scaling"].is_object())
     c.rope_scaling = read_rope_scaling(root["rope_scaling"], j.origin());
@@ -135,26 +122,9 @@ DecoderConfig DecoderConfig::from_hf(const HfConfig& j) {
 DecoderConfig DecoderConfig::from_json(const std::string& path) { return from_hf(HfConfig::load(path)); }
 
 nlohmann::json DecoderConfig::to_json() const {
-  nlohmann::json j = {{"model_type", model_type},
-                      {"architectures", {qwen3() ? "Qwen3ForCausalLM" : "LlamaForCausalLM"}},
-                      {"vocab_size", vocab_size},
-                      {"hidden_size", hidden_size},
-                      {"intermediate_size", intermediate_size},
-                      {"num_hidden_layers", num_hidden_layers},
-                      {"num_attention_heads", num_attention_heads},
-                      {"num_key_value_heads", num_key_value_heads},
-                      {"head_dim", head_dim},
-                      {"rms_norm_eps", rms_norm_eps},
-                      {"rope_theta", rope_theta},
-                      {"max_position_embeddings", max_position_embeddings},
-                      {"tie_word_embeddings", tie_word_embeddings},
-                      {"attention_bias", attention_bias},
-                      {"hidden_act", hidden_act},
-                      {"initializer_range", initializer_range},
-                      {"attention_dropout", attention_dropout},
-                      {"torch_dtype", torch_dtype},
-                      {"use_cache", true}};
-  if (!qwen3()) j["mlp_bias"] = mlp_bias;
+  nlohmann::json j = write_fields(*this, model_type, qwen3() ? "Qwen3ForCausalLM" : "LlamaForCausalLM");
+  j["use_cache"] = true;
+  if (qwen3()) j.erase("mlp_bias");  // Qwen3Config has no such key
   if (rope_scaling.rope_type == "default") {
     j["rope_scaling"] = nullptr;
   } else {
@@ -167,72 +137,53 @@ nlohmann::json DecoderConfig::to_json() const {
   }
   if (eos_token_id.size() == 1) j["eos_token_id"] = eos_token_id[0];
   else if (!eos_token_id.empty()) j["eos_token_id"] = eos_token_id;
-  if (bos_token_id) j["bos_token_id"] = *bos_token_id;
-  if (pad_token_id) j["pad_token_id"] = *pad_token_id;
   return j;
 }
 
-DecoderConfig DecoderConfig::tiny_llama() {
-  DecoderConfig c;
-  c.vocab_size = 100;
-  c.hidden_size = 32;
-  c.intermediate_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.rms_norm_eps = 1e-5;
-  c.max_position_embeddings = 128;
-  c.eos_token_id = {2};
-  c.bos_token_id = 1;
-  return c;
+namespace {
+
+DecoderConfig preset(const char* name, const nlohmann::json& config_json) {
+  return DecoderConfig::from_hf(HfConfig::from_json(config_json, str("the ", name, " preset")));
 }
+
+nlohmann::json tiny_config_json(const char* model_type) {
+  return {{"model_type", model_type}, {"vocab_size", 100},       {"hidden_size", 32},
+          {"intermediate_size", 64},  {"num_hidden_layers", 2},  {"num_attention_heads", 4},
+          {"num_key_value_heads", 2}, {"head_dim", 8},           {"rms_norm_eps", 1e-5},
+          {"max_position_embeddings", 128}, {"eos_token_id", 2}, {"bos_token_id", 1}};
+}
+
+}  // namespace
+
+DecoderConfig DecoderConfig::tiny_llama() { return preset("tiny_llama", tiny_config_json("llama")); }
 
 DecoderConfig DecoderConfig::tiny_qwen3() {
-  DecoderConfig c = tiny_llama();
-  c.model_type = "qwen3";
-  c.head_dim = 16;  // Qwen3's head_dim is independent of hidden_size / heads
-  c.rms_norm_eps = 1e-6;
-  c.rope_theta = 1000000.0;
-  return c;
+  nlohmann::json j = tiny_config_json("qwen3");
+  j["head_dim"] = 16;  // Qwen3's head_dim is independent of hidden_size / heads
+  j["rms_norm_eps"] = 1e-6;
+  j["rope_theta"] = 1000000.0;
+  return preset("tiny_qwen3", j);
 }
 
-DecoderConfig DecoderConfig::qwen3_0_6b() {
-  DecoderConfig c;
-  c.model_type = "qwen3";
-  c.vocab_size = 151936;
-  c.hidden_size = 1024;
-  c.intermediate_size = 3072;
-  c.num_hidden_layers = 28;
-  c.num_attention_heads = 16;
-  c.num_key_value_heads = 8;
-  c.head_dim = 128;
-  c.rms_norm_eps = 1e-6;
-  c.rope_theta = 1000000.0;
-  c.max_position_embeddings = 40960;
-  c.tie_word_embeddings = true;
-  c.initializer_range = 0.02;
-  c.eos_token_id = {151645};
-  c.bos_token_id = 151643;
-  return c;
+DecoderConfig DecoderConfig::qwen3_0_6b() {  // Qwen/Qwen3-0.6B's config.json, size keys
+  return preset("qwen3_0_6b", {{"model_type", "qwen3"},         {"vocab_size", 151936},
+                               {"hidden_size", 1024},           {"intermediate_size", 3072},
+                               {"num_hidden_layers", 28},       {"num_attention_heads", 16},
+                               {"num_key_value_heads", 8},      {"head_dim", 128},
+                               {"rms_norm_eps", 1e-6},          {"rope_theta", 1000000.0},
+                               {"max_position_embeddings", 40960}, {"tie_word_embeddings", true},
+                               {"initializer_range", 0.02},     {"eos_token_id", 151645},
+                               {"bos_token_id", 151643}});
 }
 
-DecoderConfig DecoderConfig::smollm_135m() {
-  DecoderConfig c;
-  c.vocab_size = 49152;
-  c.hidden_size = 576;
-  c.intermediate_size = 1536;
-  c.num_hidden_layers = 30;
-  c.num_attention_heads = 9;
-  c.num_key_value_heads = 3;
-  c.head_dim = 64;
-  c.rms_norm_eps = 1e-5;
-  c.max_position_embeddings = 2048;
-  c.tie_word_embeddings = true;
-  c.initializer_range = 0.041666666666666664;
-  c.eos_token_id = {0};
-  c.bos_token_id = 0;
-  return c;
+DecoderConfig DecoderConfig::smollm_135m() {  // HuggingFaceTB/SmolLM-135M's config.json, size keys
+  return preset("smollm_135m", {{"model_type", "llama"},          {"vocab_size", 49152},
+                                {"hidden_size", 576},             {"intermediate_size", 1536},
+                                {"num_hidden_layers", 30},        {"num_attention_heads", 9},
+                                {"num_key_value_heads", 3},       {"head_dim", 64},
+                                {"rms_norm_eps", 1e-5},           {"max_position_embeddings", 2048},
+                                {"tie_word_embeddings", true},    {"initializer_range", 0.041666666666666664},
+                                {"eos_token_id", 0},              {"bos_token_id", 0}});
 }
 
 // ---- building blocks ----------------------------------------------------------------------------

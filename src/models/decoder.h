@@ -54,12 +54,40 @@ struct DecoderConfig {
   std::optional<int64_t> bos_token_id;    // e.g. 1
   std::optional<int64_t> pad_token_id;    // e.g. null
 
+  // The plain config.json keys, listed once: from_hf and to_json visit this list (config_fields.h).
+  // Coded beside it, once each: model_type (chooses the defaults), rope_scaling / rope_parameters,
+  // eos_token_id (an integer or a list), the "dtype" alias and the derived defaults of
+  // num_key_value_heads and head_dim.
+  template <class Self, class F>
+  static void fields(Self& c, F&& f) {
+    f("vocab_size", c.vocab_size);
+    f("hidden_size", c.hidden_size);
+    f("intermediate_size", c.intermediate_size);
+    f("num_hidden_layers", c.num_hidden_layers);
+    f("num_attention_heads", c.num_attention_heads);
+    f("num_key_value_heads", c.num_key_value_heads);
+    f("head_dim", c.head_dim);
+    f("rms_norm_eps", c.rms_norm_eps);
+    f("rope_theta", c.rope_theta);
+    f("max_position_embeddings", c.max_position_embeddings);
+    f("tie_word_embeddings", c.tie_word_embeddings);
+    f("attention_bias", c.attention_bias);
+    f("mlp_bias", c.mlp_bias);
+    f("hidden_act", c.hidden_act);
+    f("initializer_range", c.initializer_range);
+    f("attention_dropout", c.attention_dropout);
+    f("torch_dtype", c.torch_dtype);
+    f("bos_token_id", c.bos_token_id);
+    f("pad_token_id", c.pad_token_id);
+  }
+
   bool qwen3() const { return model_type == "qwen3"; }
   void validate() const;                  // throws ConfigError naming the field and the fix
   static DecoderConfig defaults_for(const std::string& model_type);  // transformers' defaults
   static DecoderConfig from_hf(const HfConfig& json);
   static DecoderConfig from_json(const std::string& path);  // config.json or its folder
   nlohmann::json to_json() const;         // config.json contents with architectures
+  // Presets, each the config.json it stands for read through from_hf.
   // Test/demo presets: hidden 32, 2 layers, 4 heads, 2 kv heads, vocab 100.
   static DecoderConfig tiny_llama();
   static DecoderConfig tiny_qwen3();

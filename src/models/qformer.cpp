@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "models/config_fields.h"
 #include "models/encoder_ops.h"
 #include "models/hf_config.h"
 
@@ -37,6 +38,12 @@ void copy_block(FeedForwardBlock& to, const FeedForwardBlock& from) {
 }
 
 // The text encoder's config.json (a DistilBERT or BERT one) into cfg.
+// The text encoder's dimensions, after the whole config is checked (the base class is built first).
+EncoderDims validated_text_dims(const QFormerConfig& cfg) {
+  cfg.validate();
+  return cfg.text_dims();
+}
+
 void set_text_config(QFormerConfig& cfg, const HfConfig& text) {
   cfg.text_model_type = text.require_string("model_type");
   if (cfg.text_model_type == "distilbert") cfg.distilbert = DistilBertConfig::from_hf(text);
@@ -66,8 +73,6 @@ void QFormerConfig::validate() const {
   if (cross_attention_freq <= 0) throw ConfigError("qformer.cross_attention_freq", "must be positive");
   if (encoder_width <= 0) throw ConfigError("qformer.encoder_width", "must be positive", "set it to the ViT's hidden_size");
   if (embed_dim <= 0) throw ConfigError("qformer.embed_dim", "must be positive");
-  if (similarity != "max" && similarity != "mean")
-    throw ConfigError("qformer.similarity", str("'", similarity, "' is neither max nor mean"));
 }
 
 QFormerConfig QFormerConfig::from_hf(const HfConfig& j) {
@@ -75,14 +80,7 @@ QFormerConfig QFormerConfig::from_hf(const HfConfig& j) {
   if (type != kModelType)
     throw FileError(j.origin(), str("model_type is '", type, "', expected '", kModelType, "'"),
                     "to start from a DistilBERT/BERT folder use init_qformer_from_text_encoder");
-  QFormerConfig c;
-  c.num_query_tokens = j.get_int("num_query_tokens", c.num_query_tokens);
-  c.cross_attention_freq = j.get_int("cross_attention_freq", c.cross_attention_freq);
-  c.encoder_width = j.get_int("encoder_width", c.encoder_width);
-  c.embed_dim = j.get_int("embed_dim", c.embed_dim);
-  c.similarity = j.get_string("similarity", c.similarity);
-  c.query_ffn = j.get_bool("query_ffn", c.query_ffn);
-  c.initializer_range = j.get_double("initializer_range", c.initializer_range);
+  QFormerConfig c = read_fields<QFormerConfig>(j);
   set_text_config(c, j.sub("text_config"));
   return c;
 }
@@ -90,15 +88,9 @@ QFormerConfig QFormerConfig::from_hf(const HfConfig& j) {
 QFormerConfig QFormerConfig::from_json(const std::string& path) { return from_hf(HfConfig::load(path)); }
 
 nlohmann::json QFormerConfig::to_json() const {
-  return {{"model_type", kModelType},
-          {"num_query_tokens", num_query_tokens},
-          {"cross_attention_freq", cross_attention_freq},
-          {"encoder_width", encoder_width},
-          {"embed_dim", embed_dim},
-          {"similarity", similarity},
-          {"query_ffn", query_ffn},
-          {"initializer_range", initializer_range},
-          {"text_config", text_model_type == "bert" ? bert.to_json() : distilbert.to_json()}};
+  nlohmann::json j = write_fields(*this, kModelType);
+  j["text_config"] = text_model_type == "bert" ? bert.to_json() : distilbert.to_json();
+  return j;
 }
 
 QFormerConfig QFormerConfig::tiny() {
@@ -111,33 +103,22 @@ QFormerConfig QFormerConfig::tiny() {
   return c;
 }
 
-QFormerImpl::QFormerImpl(const QFormerConfig& cfg) : cfg_(cfg) {
-  cfg_.validate();
-  d_ = cfg_.text_dims();
-  if (cfg_.text_model_type == "bert") {
-    BertConfig b = cfg_.bert;
-    b.add_pooling_layer = false;
-    text_ = TextEncoder(b);
-  } else {
-    text_ = TextEncoder(cfg_.distilbert);
-  }
-  // The text encoder's children become ours, so our names are its HF names.
-  for (const auto& child : text_->named_children()) register_module(child.key(), child.value());
-
-  const int64_t D = d_.hidden_size;
+QFormerImpl::QFormerImpl(const QFormerConfig& cfg) : TextEncoderImpl(validated_text_dims(cfg)), cfg_(cfg) {
+  const EncoderDims& d = dims();
+  const int64_t D = d.hidden_size;
   query_tokens_ = register_parameter("query_tokens", torch::zeros({1, cfg_.num_query_tokens, D}));
   torch::NoGradGuard no_grad;
   query_tokens_.normal_(0.0, cfg_.initializer_range);
-  for (int64_t i = 0; i < d_.num_layers; ++i) {
-    EncoderLayer layer = text_->layer(i);
+  for (int64_t i = 0; i < d.num_layers; ++i) {
+    EncoderLayer layer = this->layer(i);
     if (i % cfg_.cross_attention_freq == 0) {
-      cross_.emplace_back(make_attention(*layer, d_, "crossattention", "ca_layer_norm", cfg_.encoder_width));
+      cross_.emplace_back(make_attention(*layer, d, "crossattention", "ca_layer_norm", cfg_.encoder_width));
       init_block(*cross_.back(), cfg_.initializer_range);
     } else {
       cross_.emplace_back(std::nullopt);
     }
     if (cfg_.query_ffn) {
-      query_ffn_.push_back(make_feed_forward(*layer, d_, "_query"));
+      query_ffn_.push_back(make_feed_forward(*layer, d, "_query"));
       copy_block(query_ffn_.back(), layer->ffn);
     }
   }
@@ -145,11 +126,6 @@ QFormerImpl::QFormerImpl(const QFormerConfig& cfg) : cfg_(cfg) {
   text_proj_ = register_module("text_proj", torch::nn::Linear(D, cfg_.embed_dim));
   itm_head_ = register_module("itm_head", torch::nn::Linear(D, 2));
   for (auto* l : {&vision_proj_, &text_proj_, &itm_head_}) init_linear(*l, cfg_.initializer_range);
-}
-
-void QFormerImpl::train(bool on) {
-  torch::nn::Module::train(on);
-  text_->train(on);
 }
 
 at::Tensor QFormerImpl::self_attention_mask(Mode mode, int64_t B, int64_t Q, int64_t T, const at::Tensor& attention_mask,
@@ -175,6 +151,7 @@ at::Tensor QFormerImpl::self_attention_mask(Mode mode, int64_t B, int64_t Q, int
 
 QFormerOutput QFormerImpl::run(Mode mode, const at::Tensor& vision_feats, const at::Tensor& input_ids,
                                const at::Tensor& attention_mask) {
+  const EncoderDims& d = dims();
   const bool has_queries = mode != Mode::kText, has_text = mode != Mode::kImage;
   at::Tensor vision, queries, text;
   if (has_queries) {
@@ -183,10 +160,10 @@ QFormerOutput QFormerImpl::run(Mode mode, const at::Tensor& vision_feats, const 
                 " wide, the Q-Former's encoder_width is ", cfg_.encoder_width);
     vision = vision_feats.to(query_tokens_.scalar_type());
     const int64_t B = vision.size(0);
-    queries = text_->embed_norm(query_tokens_.expand({B, cfg_.num_query_tokens, d_.hidden_size}));  // (B, Q, D)
+    queries = embed_norm(query_tokens_.expand({B, cfg_.num_query_tokens, d.hidden_size}));  // (B, Q, D)
   }
   if (has_text) {
-    text = text_->embed(input_ids);  // (B, T, D)
+    text = embed(input_ids);  // (B, T, D)
     TORCH_CHECK(!has_queries || text.size(0) == queries.size(0), "batch of ", text.size(0), " texts for ",
                 queries.size(0), " images");
   }
@@ -195,17 +172,19 @@ QFormerOutput QFormerImpl::run(Mode mode, const at::Tensor& vision_feats, const 
   at::Tensor x = !has_queries ? text : !has_text ? queries : torch::cat({queries, text}, 1);  // (B, Q + T, D)
   const at::Tensor mask = self_attention_mask(mode, B, Q, T, attention_mask, x.scalar_type(), x.device());
 
-  for (int64_t i = 0; i < d_.num_layers; ++i) {
-    EncoderLayer layer = text_->layer(i);
-    const at::Tensor a = layer->attention.forward(x, x, mask, d_, is_training());  // (B, Q + T, D)
+  // Each block reads the mode of the layer it is registered in: train()/eval() are the only switch.
+  for (int64_t i = 0; i < d.num_layers; ++i) {
+    EncoderLayer layer = this->layer(i);
+    const bool training = layer->is_training();
+    const at::Tensor a = layer->attention.forward(x, x, mask, d, training);  // (B, Q + T, D)
     if (Q == 0) {
-      x = layer->ffn.forward(a, d_, is_training());
+      x = layer->ffn.forward(a, d, training);
       continue;
     }
     at::Tensor q = a.slice(1, 0, Q);  // (B, Q, D)
-    if (cross_[i]) q = cross_[i]->forward(q, vision, at::Tensor(), d_, is_training());
-    q = (cfg_.query_ffn ? query_ffn_[i] : layer->ffn).forward(q, d_, is_training());
-    x = T == 0 ? q : torch::cat({q, layer->ffn.forward(a.slice(1, Q), d_, is_training())}, 1);  // (B, Q + T, D)
+    if (cross_[i]) q = cross_[i]->forward(q, vision, at::Tensor(), d, training);
+    q = (cfg_.query_ffn ? query_ffn_[i] : layer->ffn).forward(q, d, training);
+    x = T == 0 ? q : torch::cat({q, layer->ffn.forward(a.slice(1, Q), d, training)}, 1);  // (B, Q + T, D)
   }
   QFormerOutput out;
   if (has_queries) out.query = x.slice(1, 0, Q);  // (B, Q, D)
@@ -243,17 +222,19 @@ at::Tensor QFormerImpl::text_embed(const at::Tensor& input_ids, const at::Tensor
   return torch::nn::functional::normalize(text_proj_(cls), torch::nn::functional::NormalizeFuncOptions().dim(-1));
 }
 
+at::Tensor QFormerImpl::pooled_image_embeds(const at::Tensor& image_embeds) const {
+  check_rank(image_embeds, 3, "image_embeds", "(B, Q, E)");
+  if (cfg_.similarity == config::QuerySimilarity::kMax) return image_embeds;  // (B, Q, E)
+  return torch::nn::functional::normalize(image_embeds.mean(1),
+                                          torch::nn::functional::NormalizeFuncOptions().dim(-1));  // (B, E)
+}
+
 at::Tensor QFormerImpl::similarity(const at::Tensor& image_embeds, const at::Tensor& text_embeds) const {
-  check_rank(image_embeds, 3, "image_embeds", "(Bi, Q, E)");
   check_rank(text_embeds, 2, "text_embeds", "(Bt, E)");
-  if (cfg_.similarity == "max") {
-    const at::Tensor per_query = torch::matmul(image_embeds.unsqueeze(1), text_embeds.unsqueeze(-1))
-                                     .squeeze(-1);  // (Bi, Bt, Q)
-    return std::get<0>(per_query.max(-1));         // (Bi, Bt)
-  }
-  const at::Tensor pooled = torch::nn::functional::normalize(image_embeds.mean(1),
-                                                             torch::nn::functional::NormalizeFuncOptions().dim(-1));
-  return torch::matmul(pooled, text_embeds.t());  // (Bi, Bt)
+  const at::Tensor image = pooled_image_embeds(image_embeds);
+  if (image.dim() == 2) return torch::matmul(image, text_embeds.t());  // (Bi, Bt)
+  const at::Tensor per_query = torch::matmul(image.unsqueeze(1), text_embeds.unsqueeze(-1)).squeeze(-1);  // (Bi, Bt, Q)
+  return std::get<0>(per_query.max(-1));  // (Bi, Bt)
 }
 
 at::Tensor QFormerImpl::itm_logits(const at::Tensor& vision_feats, const at::Tensor& input_ids,

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "config/enums.h"
 #include "models/bert.h"
 #include "models/weights.h"
 
@@ -25,12 +26,25 @@ struct QFormerConfig {
   int64_t cross_attention_freq = 2;    // e.g. 2: layers 0, 2, 4, ... cross-attend to the image
   int64_t encoder_width = 768;         // e.g. 768: width of the vision features (the ViT's hidden_size)
   int64_t embed_dim = 256;             // e.g. 256: shared image-text embedding width
-  std::string similarity = "max";      // e.g. "max" over queries (BLIP-2) or "mean" (the reference tutorial)
+  config::QuerySimilarity similarity = config::QuerySimilarity::kMax;  // e.g. "max" over queries (BLIP-2) or "mean"
   bool query_ffn = true;               // e.g. true: queries get their own FFN (BLIP-2)
   double initializer_range = 0.02;     // e.g. 0.02: std of the new weights and the query tokens
   std::string text_model_type = "distilbert";  // e.g. "distilbert" or "bert": which config below is used
   DistilBertConfig distilbert;         // the text encoder when text_model_type is "distilbert"
   BertConfig bert;                     // the text encoder when "bert" (its pooler is never built)
+
+  // The config.json keys besides "text_config", listed once: from_hf and to_json visit this list
+  // (config_fields.h); text_config holds the text encoder's own config.json.
+  template <class Self, class F>
+  static void fields(Self& c, F&& f) {
+    f("num_query_tokens", c.num_query_tokens);
+    f("cross_attention_freq", c.cross_attention_freq);
+    f("encoder_width", c.encoder_width);
+    f("embed_dim", c.embed_dim);
+    f("similarity", c.similarity);
+    f("query_ffn", c.query_ffn);
+    f("initializer_range", c.initializer_range);
+  }
 
   EncoderDims text_dims() const;
   int64_t hidden_size() const { return text_dims().hidden_size; }
@@ -47,7 +61,10 @@ struct QFormerOutput {
   at::Tensor text;   // (B, T, D)
 };
 
-class QFormerImpl : public torch::nn::Module {
+// The Q-Former is its text encoder plus the query tokens, cross-attention, query FFN and heads: it
+// derives from TextEncoderImpl, so the encoder's modules are its own children under their HF names
+// (the names checkpoints hold), registered once, and train()/eval() reach every block as usual.
+class QFormerImpl : public TextEncoderImpl {
  public:
   // Random initialisation: the text encoder as transformers does, the new weights N(0, initializer_range),
   // the query FFN a copy of the text FFN.
@@ -71,6 +88,9 @@ class QFormerImpl : public torch::nn::Module {
   at::Tensor project_queries(const at::Tensor& query_hidden);
   // normalize(text_proj(first token, [CLS])) (B, E).
   at::Tensor text_embed(const at::Tensor& input_ids, const at::Tensor& attention_mask = {});
+  // The image side of config().similarity, the one home of that rule: "max" keeps the queries
+  // (B, Q, E), each text then scoring against its best query; "mean" is the re-normalised mean query (B, E).
+  at::Tensor pooled_image_embeds(const at::Tensor& image_embeds) const;
   // (Bi, Q, E) x (Bt, E) -> (Bi, Bt): max over queries ("max"), or the cosine with the re-normalised
   // mean query embedding ("mean").
   at::Tensor similarity(const at::Tensor& image_embeds, const at::Tensor& text_embeds) const;
@@ -79,9 +99,6 @@ class QFormerImpl : public torch::nn::Module {
                         const at::Tensor& attention_mask = {});
 
   const QFormerConfig& config() const { return cfg_; }
-  TextEncoder text_encoder() const { return text_; }
-  // Also switches the text encoder, whose children are ours but which is not itself registered.
-  void train(bool on = true) override;
 
  private:
   enum class Mode { kImage, kText, kMultimodal, kCausal };
@@ -91,8 +108,6 @@ class QFormerImpl : public torch::nn::Module {
                                  at::ScalarType dtype, const c10::Device& device) const;
 
   QFormerConfig cfg_;
-  EncoderDims d_;
-  TextEncoder text_{nullptr};
   at::Tensor query_tokens_;
   std::vector<std::optional<AttentionBlock>> cross_;  // per layer, set every cross_attention_freq layers
   std::vector<FeedForwardBlock> query_ffn_;           // per layer, when cfg.query_ffn

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "io/tensor_store.h"
+#include "models/config_fields.h"
 #include "models/encoder_ops.h"
 #include "models/hf_config.h"
 
@@ -29,7 +30,7 @@ void ViTConfig::validate() const {
   if (!is_known_activation(hidden_act))
     throw ConfigError("vit.hidden_act", str("unknown activation '", hidden_act, "'"), "use gelu or gelu_new");
   if (pooler_act != "tanh") throw ConfigError("vit.pooler_act", str("only tanh is supported, got '", pooler_act, "'"));
-  if (pooler_output_size != 0 && pooler_output_size != hidden_size)
+  if (pooler_output_size && *pooler_output_size != hidden_size)
     throw ConfigError("vit.pooler_output_size", "a pooler width other than hidden_size is not supported");
   if (layer_norm_eps <= 0) throw ConfigError("vit.layer_norm_eps", "must be positive");
   for (const int64_t c : stem_channels) positive(c, "stem_channels[]");
@@ -46,48 +47,12 @@ ViTConfig ViTConfig::from_hf(const HfConfig& j) {
   const std::string type = j.get_string("model_type", "vit");
   if (type != "vit")
     throw FileError(j.origin(), str("model_type is '", type, "', expected 'vit'"), "point at a ViT model folder");
-  ViTConfig c;
-  c.hidden_size = j.get_int("hidden_size", c.hidden_size);
-  c.num_hidden_layers = j.get_int("num_hidden_layers", c.num_hidden_layers);
-  c.num_attention_heads = j.get_int("num_attention_heads", c.num_attention_heads);
-  c.intermediate_size = j.get_int("intermediate_size", c.intermediate_size);
-  c.hidden_act = j.get_string("hidden_act", c.hidden_act);
-  c.hidden_dropout_prob = j.get_double("hidden_dropout_prob", c.hidden_dropout_prob);
-  c.attention_probs_dropout_prob = j.get_double("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
-  c.initializer_range = j.get_double("initializer_range", c.initializer_range);
-  c.layer_norm_eps = j.get_double("layer_norm_eps", c.layer_norm_eps);
-  c.image_size = j.get_int("image_size", c.image_size);
-  c.patch_size = j.get_int("patch_size", c.patch_size);
-  c.num_channels = j.get_int("num_channels", c.num_channels);
-  c.qkv_bias = j.get_bool("qkv_bias", c.qkv_bias);
-  c.pooler_output_size = j.get_optional_int("pooler_output_size").value_or(0);
-  c.pooler_act = j.get_string("pooler_act", c.pooler_act);
-  c.stem_channels = j.get_int_list("stem_channels");
-  return c;
+  return read_fields<ViTConfig>(j);
 }
 
 ViTConfig ViTConfig::from_json(const std::string& path) { return from_hf(HfConfig::load(path)); }
 
-nlohmann::json ViTConfig::to_json() const {
-  nlohmann::json j = {{"model_type", "vit"},
-          {"architectures", {"ViTModel"}},
-          {"hidden_size", hidden_size},
-          {"num_hidden_layers", num_hidden_layers},
-          {"num_attention_heads", num_attention_heads},
-          {"intermediate_size", intermediate_size},
-          {"hidden_act", hidden_act},
-          {"hidden_dropout_prob", hidden_dropout_prob},
-          {"attention_probs_dropout_prob", attention_probs_dropout_prob},
-          {"initializer_range", initializer_range},
-          {"layer_norm_eps", layer_norm_eps},
-          {"image_size", image_size},
-          {"patch_size", patch_size},
-          {"num_channels", num_channels},
-          {"qkv_bias", qkv_bias},
-          {"pooler_act", pooler_act}};
-  if (!stem_channels.empty()) j["stem_channels"] = stem_channels;
-  return j;
-}
+nlohmann::json ViTConfig::to_json() const { return write_fields(*this, "vit", "ViTModel"); }
 
 ViTConfig ViTConfig::tiny() {
   ViTConfig c;

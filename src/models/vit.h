@@ -10,6 +10,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,7 +36,7 @@ struct ViTConfig {
   int64_t num_channels = 3;                  // e.g. 3 (RGB)
   bool qkv_bias = true;                      // e.g. true: query/key/value have biases
   bool add_pooling_layer = false;            // ours, not config.json: e.g. false for ViTForImageClassification weights
-  int64_t pooler_output_size = 0;            // e.g. 0 = hidden_size (HF: null)
+  std::optional<int64_t> pooler_output_size; // e.g. null = hidden_size
   std::string pooler_act = "tanh";           // e.g. "tanh"
   // Ours, not transformers': a convolutional stem (Xiao et al. 2021, "Early convolutions help
   // transformers see better"). Each entry adds a 3x3 stride-2 conv + ReLU with that many output
@@ -44,6 +45,27 @@ struct ViTConfig {
   // on the demo's three-object scenes to name their shapes gets the set right 0.20 of the time
   // after 600 steps without a stem; a small CNN gets 0.99.
   std::vector<int64_t> stem_channels;        // e.g. {32, 64, 128} with patch_size 8
+
+  // The config.json keys, listed once: from_hf and to_json visit this list (config_fields.h).
+  template <class Self, class F>
+  static void fields(Self& c, F&& f) {
+    f("hidden_size", c.hidden_size);
+    f("num_hidden_layers", c.num_hidden_layers);
+    f("num_attention_heads", c.num_attention_heads);
+    f("intermediate_size", c.intermediate_size);
+    f("hidden_act", c.hidden_act);
+    f("hidden_dropout_prob", c.hidden_dropout_prob);
+    f("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
+    f("initializer_range", c.initializer_range);
+    f("layer_norm_eps", c.layer_norm_eps);
+    f("image_size", c.image_size);
+    f("patch_size", c.patch_size);
+    f("num_channels", c.num_channels);
+    f("qkv_bias", c.qkv_bias);
+    f("pooler_output_size", c.pooler_output_size);
+    f("pooler_act", c.pooler_act);
+    f("stem_channels", c.stem_channels);
+  }
 
   int64_t num_patches() const { return (image_size / patch_size) * (image_size / patch_size); }
   void validate() const;                     // throws ConfigError naming the field and the fix

@@ -6,6 +6,7 @@
 #include "config/run_config.h"
 #include "core/log.h"
 #include "eval/report.h"
+#include "eval/run_files.h"
 #include "io/atomic_file.h"
 #include "train/demo_data.h"
 #include "inference/evaluate.h"
@@ -91,7 +92,7 @@ nlohmann::json run_demo(const DemoOptions& options) {
                                   {"by_objects", inference::attribute_breakdown_json(captions)},
                                   {"images", captions.images}};
   for (const auto& [k, v] : captions.metrics) captions_json[k] = v;
-  const nlohmann::json summary = {{"retrieval", inference::retrieval_json(retrieval)},
+  const nlohmann::json summary = {{"retrieval", eval::run_files::retrieval_json(retrieval)},
                                   {"captions", captions_json},
                                   {"vqa", inference::vqa_json(vqa)},
                                   {"runs", {{"stage1", stage1}, {"lm", lm}, {"stage2", stage2}}},

@@ -1,13 +1,14 @@
 #include "train/demo_data.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "config/run_config.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "data/synthetic.h"
 #include "io/atomic_file.h"
+#include "io/jsonl.h"
 #include "tokenizers/tokenizer.h"
 
 namespace fs = std::filesystem;
@@ -32,16 +33,13 @@ void ensure_dataset(const std::string& dir, uint64_t seed, int image_size, int n
 
 std::vector<std::string> dataset_text(const std::string& dir) {
   std::vector<std::string> text;
-  std::ifstream in(dir + "/captions.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    const auto row = nlohmann::json::parse(line);
+  io::for_each_jsonl_object(dir + "/captions.jsonl", [&](const nlohmann::json& row, const std::string&) {
     text.push_back(row.at("caption").get<std::string>());
     for (const auto& qa : row.value("qa", nlohmann::json::array())) {
       text.push_back(qa.at("question").get<std::string>());
       text.push_back(qa.at("answer").get<std::string>());
     }
-  }
+  });
   return text;
 }
 
@@ -55,9 +53,9 @@ DemoData make_demo_data(const DemoDataOptions& o) {
   d.tokenizer_dir = o.out_dir + "/tokenizer";
   fs::create_directories(o.out_dir + "/data");
   // Different seeds give different scenes: the evaluation images are never seen in training.
-  ensure_dataset(d.train_dir, o.seed * 3 + 1, o.image_size, o.n_train, 0);
-  ensure_dataset(d.eval_dir, o.seed * 3 + 2, o.image_size, o.n_eval, 0);
-  ensure_dataset(d.heldout_dir, o.seed * 3 + 3, o.image_size, 0, o.n_heldout);
+  ensure_dataset(d.train_dir, seed_stream::demo_dataset(o.seed, 1), o.image_size, o.n_train, 0);
+  ensure_dataset(d.eval_dir, seed_stream::demo_dataset(o.seed, 2), o.image_size, o.n_eval, 0);
+  ensure_dataset(d.heldout_dir, seed_stream::demo_dataset(o.seed, 3), o.image_size, 0, o.n_heldout);
 
   if (!fs::exists(d.tokenizer_dir + "/tokenizer.json")) {
     // Every word the models may read or write: captions, questions, answers (of all splits:

@@ -17,9 +17,9 @@
 #include <thread>
 
 #include "core/log.h"
+#include "core/random.h"
 #include "core/torch_compat.h"
 #include "data/loader.h"
-#include "data/split.h"
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "io/tensor_store.h"
@@ -52,7 +52,7 @@ std::string hex(uint64_t h) {
 std::string dataset_hash(const data::Dataset& dataset) {
   uint64_t h = 0;
   for (const auto& s : dataset.samples) {
-    h = data::stable_hash(str(s.key, '\0', s.path, '\0', s.member, '\0', s.offset, '\0', s.size, '\0', s.url), h);
+    h = stable_hash(str(s.key, '\0', s.path, '\0', s.member, '\0', s.offset, '\0', s.size, '\0', s.url), h);
   }
   return hex(h);
 }
@@ -63,7 +63,7 @@ std::string weights_hash(torch::nn::Module& module) {
   uint64_t h = 0xcbf29ce484222325ULL;
   auto mix = [&h](uint64_t v) { h = (h ^ v) * 0x100000001b3ULL; };
   auto add = [&](const std::string& name, const at::Tensor& t) {
-    mix(data::stable_hash(name, 0));
+    mix(stable_hash(name, 0));
     for (const int64_t d : t.sizes()) mix(static_cast<uint64_t>(d));
     const at::Tensor c = t.detach().to(torch::kCPU).contiguous();
     const auto* p = static_cast<const uint8_t*>(c.data_ptr());

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "core/log.h"
+#include "core/random.h"
 #include "core/runtime.h"
 #include "core/torch_compat.h"
 #include "data/sources.h"
@@ -77,7 +78,7 @@ StepResult LmTask::forward_backward(int64_t step, int64_t grad_accum) {
   // keeps its share of each micro-batch. W ranks with batch B thus train on exactly the rows one
   // process with batch W x B would, and the loss is normalised by the supervised tokens of all of
   // them (every micro-batch, every rank), as stage 2 does.
-  std::mt19937_64 rng(static_cast<uint64_t>(config_.run.seed) * 2654435761ull + static_cast<uint64_t>(step) * 97);
+  std::mt19937_64 rng(seed_stream::lm_rows(static_cast<uint64_t>(config_.run.seed), step));
   const auto B = static_cast<size_t>(config_.train.batch_size);
   std::vector<inference::TokenBatch> micro;
   at::Tensor tokens = torch::zeros({}, torch::kLong);

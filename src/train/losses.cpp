@@ -11,7 +11,7 @@
 #include <cmath>
 #include <limits>
 
-#include "core/mix64.h"
+#include "core/random.h"
 #include "train/distributed.h"
 
 namespace vlm::train {
@@ -125,7 +125,7 @@ at::Tensor sample_rows(const at::Tensor& logits, int64_t offset, const at::Tenso
       if (j == i + offset) continue;
       const uint64_t key = stream ^ (static_cast<uint64_t>(id[i + offset]) * kGoldenGamma) ^
                            (static_cast<uint64_t>(id[j]) * 0xC2B2AE3D27D4EB4Full);
-      const double u = (static_cast<double>(mix64(key) >> 11) + 0.5) * 0x1.0p-53;  // (0, 1)
+      const double u = unit_from_top53(mix64(key)) + 0x1.0p-54;  // (0, 1): k / 2^53 + half a step
       const double score = std::log(w[i][j]) - std::log(-std::log(u));
       if (score > best) best = score, best_j = j;
     }
@@ -149,8 +149,8 @@ ItmPlan sample_itm_negatives(const ContrastiveOutput& contrastive, uint64_t seed
               ids.sizes(), " for ", gathered, " gathered samples");
   torch::NoGradGuard no_grad;
   // Two streams: the text drawn for each image, and the image drawn for each text.
-  const at::Tensor neg_text = sample_rows(lpi, contrastive.label_offset, ids, seed * 2);        // (B,)
-  const at::Tensor neg_image = sample_rows(lpt, contrastive.label_offset, ids, seed * 2 + 1);   // (B,)
+  const at::Tensor neg_text = sample_rows(lpi, contrastive.label_offset, ids, seed_stream::itm_negative_texts(seed));        // (B,)
+  const at::Tensor neg_image = sample_rows(lpt, contrastive.label_offset, ids, seed_stream::itm_negative_images(seed));   // (B,)
   const at::Tensor pos = at::arange(contrastive.label_offset, contrastive.label_offset + batch, at::kLong);
 
   ItmPlan plan;

@@ -6,14 +6,11 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <limits>
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "eval/run_files.h"
 #include "train/crc32c.h"
 
 namespace vlm::train {
@@ -103,11 +100,9 @@ void MetricsLogger::write_record(const std::string& data) {
 void MetricsLogger::log(int64_t step, const std::map<std::string, double>& scalars) {
   if (!enabled_) return;
   const double now = unix_seconds();
-  nlohmann::ordered_json row = {{"step", step}, {"time", now}};
+  const std::string line = eval::run_files::metrics_line({.step = step, .time = now, .values = scalars}) + "\n";
   std::string summary;
   for (const auto& [name, value] : scalars) {
-    if (name == "step" || name == "time") throw Error("metric name '" + name + "' is reserved");
-    row[name] = std::isfinite(value) ? nlohmann::ordered_json(value) : nlohmann::ordered_json(nullptr);
     std::string v;
     put_bytes(v, 1, name);                                // Summary.Value.tag
     put_varint(v, (2 << 3) | 5);                          // Summary.Value.simple_value (float)
@@ -115,50 +110,12 @@ void MetricsLogger::log(int64_t step, const std::map<std::string, double>& scala
     put_fixed(v, &f, 4);
     put_bytes(summary, 1, v);                             // Summary.value
   }
-  const std::string line = row.dump() + "\n";
   if (std::fwrite(line.data(), 1, line.size(), jsonl_) != line.size() || std::fflush(jsonl_) != 0) {
     throw FileError(jsonl_path_, std::string("write failed: ") + std::strerror(errno));
   }
   std::string event = event_header(now, step);
   put_bytes(event, 5, summary);                           // Event.summary
   write_record(event);
-}
-
-std::vector<MetricsRow> read_metrics_jsonl(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw FileError(path, "cannot open");
-  std::vector<MetricsRow> rows;
-  std::string line;
-  for (int64_t number = 1; std::getline(in, line); ++number) {
-    if (line.empty()) continue;
-    const std::string where = str("line ", number, ": ");
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw FileError(path, where + "not valid JSON (" + e.what() + ")");
-    }
-    if (!j.is_object()) throw FileError(path, where + "not a JSON object");
-    if (!j.contains("step") || !j["step"].is_number_integer()) throw FileError(path, where + "no integer \"step\"");
-    MetricsRow row;
-    row.step = j["step"].get<int64_t>();
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      if (it.key() == "step") continue;
-      double v = std::numeric_limits<double>::quiet_NaN();
-      if (it.value().is_number()) {
-        v = it.value().get<double>();
-      } else if (!it.value().is_null()) {
-        throw FileError(path, where + "value of \"" + it.key() + "\" is not a number");
-      }
-      if (it.key() == "time") {
-        row.time = v;
-      } else {
-        row.values[it.key()] = v;
-      }
-    }
-    rows.push_back(std::move(row));
-  }
-  return rows;
 }
 
 }  // namespace vlm::train

@@ -1,5 +1,5 @@
-// Training metrics, written two ways each log step: one JSON line in run_dir/metrics.jsonl (read
-// back by `vlm report` and the resume tests) and TensorBoard scalar events in run_dir/tb/.
+// Training metrics, written two ways each log step: one JSON line in run_dir/metrics.jsonl (the
+// format and its one reader are eval/run_files.h's) and TensorBoard scalar events in run_dir/tb/.
 // The event file is TFRecord framing around hand-encoded Event protos: the four protobuf fields
 // needed (wall_time, step, file_version, summary.value{tag, simple_value}) don't justify a
 // protobuf dependency, and TensorBoard reads the result as written by TensorFlow's own writer.
@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <map>
 #include <string>
-#include <vector>
 
 namespace vlm::train {
 
@@ -23,8 +22,8 @@ class MetricsLogger {
   MetricsLogger(const MetricsLogger&) = delete;
   MetricsLogger& operator=(const MetricsLogger&) = delete;
 
-  // Appends {"step": N, "time": unix_seconds, "<name>": value, ...} (flushed) and one Event with
-  // every scalar. Non-finite values are written as null in JSON and as they are in TensorBoard.
+  // Appends run_files::metrics_line({step, now, scalars}) (flushed) and one Event with every
+  // scalar. Non-finite values are written as null in JSON and as they are in TensorBoard.
   void log(int64_t step, const std::map<std::string, double>& scalars);
 
   bool enabled() const { return enabled_; }
@@ -40,15 +39,5 @@ class MetricsLogger {
   std::FILE* jsonl_ = nullptr;
   std::FILE* events_ = nullptr;
 };
-
-struct MetricsRow {
-  int64_t step = 0;
-  double time = 0;                         // unix seconds
-  std::map<std::string, double> values;    // every other key; null reads back as NaN
-};
-
-// Reads metrics.jsonl back, in file order; throws FileError naming the line that is not a JSON
-// object with an integer "step" and numeric values. A missing file is an error too.
-std::vector<MetricsRow> read_metrics_jsonl(const std::string& path);
 
 }  // namespace vlm::train

@@ -4,7 +4,7 @@
 #include <random>
 #include <string_view>
 
-#include "data/split.h"
+#include "core/random.h"
 
 namespace vlm::train {
 namespace {
@@ -50,7 +50,7 @@ std::optional<std::string> negative_caption(const std::string& caption, const co
   for (size_t a = 0; a < spans.size(); ++a)
     for (size_t b = a + 1; b < spans.size(); ++b)
       if (spans[a].group == spans[b].group && spans[a].word != spans[b].word) swaps.emplace_back(a, b);
-  std::mt19937_64 rng(data::stable_hash(caption, seed));
+  std::mt19937_64 rng(stable_hash(caption, seed));
   auto below = [&](size_t n) { return static_cast<size_t>(rng() % n); };
   const auto& groups = words.groups;
   if (!swaps.empty() && rng() % 2 == 0) {

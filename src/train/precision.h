@@ -10,8 +10,11 @@
 namespace vlm::train {
 
 inline bool use_bf16(const config::RunConfig& config, const c10::Device& device) {
-  if (config.train.precision == "bf16") return true;
-  if (config.train.precision == "fp32") return false;
+  switch (config.train.precision) {
+    case config::Precision::kBf16: return true;
+    case config::Precision::kFp32: return false;
+    case config::Precision::kAuto: break;
+  }
   return device.is_cuda();
 }
 

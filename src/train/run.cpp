@@ -19,8 +19,8 @@ namespace fs = std::filesystem;
 namespace vlm::train {
 
 std::unique_ptr<Task> make_task(const config::RunConfig& config, Distributed* dist) {
-  if (config.train.stage == "stage1") return std::make_unique<Stage1Task>(config, dist);
-  if (config.train.stage == "stage2") return std::make_unique<Stage2Task>(config, dist);
+  if (config.train.stage == config::Stage::kStage1) return std::make_unique<Stage1Task>(config, dist);
+  if (config.train.stage == config::Stage::kStage2) return std::make_unique<Stage2Task>(config, dist);
   return std::make_unique<LmTask>(config, dist);
 }
 

@@ -7,9 +7,9 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "core/runtime.h"
 #include "core/torch_compat.h"
-#include "data/split.h"
 #include "io/atomic_file.h"
 #include "models/weights.h"
 #include "inference/builders.h"
@@ -58,7 +58,7 @@ Stage1Task::Stage1Task(const config::RunConfig& config, Distributed* dist, infer
   auto& vision = parts.vision;
   auto& qformer = parts.qformer;
   const int64_t tag_width =
-      config.train.tag_source == "queries" ? qformer->config().hidden_size() : vision->config().hidden_size;
+      config.train.tag_source == config::TagSource::kQueries ? qformer->config().hidden_size() : vision->config().hidden_size;
   model_ = models::AlignmentModel(std::move(vision), std::move(qformer), config.train.temperature,
                           config.train.learn_temperature,
                           config.train.itg_weight > 0 ? tokenizer_.vocab_size() : int64_t{0},
@@ -92,11 +92,8 @@ std::vector<ParamRule> Stage1Task::param_rules() const {
 
 ContrastiveOutput Stage1Task::contrastive(const at::Tensor& image, const at::Tensor& txt,
                                           const Distributed* dist, ContrastiveOptions twins) const {
-  // "mean" pools the queries (the reference tutorial); "max" keeps them for BLIP-2's max.
-  const at::Tensor image_for_loss =
-      config_.qformer.similarity == "mean" ? torch::nn::functional::normalize(image.mean(1),
-                                                 torch::nn::functional::NormalizeFuncOptions().dim(-1))
-                                           : image;
+  // The Q-Former's similarity rule: (B, E) pooled queries, or (B, Q, E) for the loss's max over queries.
+  const at::Tensor image_for_loss = model_->qformer->pooled_image_embeds(image);
   ContrastiveOptions options = std::move(twins);
   options.temperature = config_.train.temperature;
   if (model_->log_scale.defined()) options.logit_scale = logit_scale();
@@ -141,7 +138,7 @@ Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step)
   Losses out{/*total=*/itc.loss, /*itc=*/itc.loss, {}, {}, {}};
   if (tags_.size() > 0) {
     // Each tag is read from the query (or patch) that shows it best: one object each is enough.
-    const bool patches = config_.train.tag_source == "vision_patches";
+    const bool patches = config_.train.tag_source == config::TagSource::kVisionPatches;
     const at::Tensor tokens = patches ? feats.slice(1, 1) : queries;                  // (B, P or Q, W)
     const at::Tensor logits = std::get<0>(model_->tag_head->forward(tokens).max(1));  // (B, K)
     out.tag = tag_loss(logits, to_device(tags_.targets(batch.captions), device_));
@@ -152,7 +149,7 @@ Stage1Task::Losses Stage1Task::losses(const ImageTextBatch& batch, int64_t step)
     // are named by a hash of their keys, gathered in the same order as the embeddings.
     const uint64_t seed = static_cast<uint64_t>(config_.run.seed) * 1000003ull + static_cast<uint64_t>(step) * 7919ull;
     std::vector<int64_t> key_hashes;
-    for (const std::string& key : batch.keys) key_hashes.push_back(static_cast<int64_t>(data::stable_hash(key, 0)));
+    for (const std::string& key : batch.keys) key_hashes.push_back(static_cast<int64_t>(stable_hash(key, 0)));
     at::Tensor sample_ids = torch::tensor(key_hashes, torch::kLong);  // (B,)
     // Hard negatives are drawn from the gathered batch; with one process that is this batch.
     const bool gather = dist_ && dist_->enabled();

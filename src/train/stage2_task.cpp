@@ -6,9 +6,9 @@
 #include <random>
 
 #include "core/log.h"
+#include "core/random.h"
 #include "core/runtime.h"
 #include "core/torch_compat.h"
-#include "data/split.h"
 #include "io/atomic_file.h"
 #include "models/peft.h"
 #include "inference/builders.h"
@@ -24,11 +24,9 @@ namespace vlm::train {
 std::vector<inference::PromptTarget> choose_targets(const config::RunConfig& config, const ImageTextBatch& batch, int64_t step) {
   std::vector<inference::PromptTarget> rows;
   for (int64_t i = 0; i < batch.size(); ++i) {
-    const uint64_t h = data::stable_hash(batch.keys[i], static_cast<uint64_t>(config.run.seed) * 1315423911ull +
-                                                            static_cast<uint64_t>(step));
-    std::mt19937_64 rng(h);
+    std::mt19937_64 rng(stable_hash(batch.keys[i], seed_stream::stage2_targets(static_cast<uint64_t>(config.run.seed), step)));
     const auto& qa = batch.qa.empty() ? std::vector<QAPair>{} : batch.qa[i];
-    if (!qa.empty() && std::uniform_real_distribution<double>(0, 1)(rng) < config.data.vqa_ratio) {
+    if (!qa.empty() && unit_from_u64(rng()) < config.data.vqa_ratio) {
       const auto& pick = qa[rng() % qa.size()];
       rows.push_back({pick.question, pick.answer});
     } else {

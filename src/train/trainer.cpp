@@ -6,9 +6,9 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 
 #include "core/log.h"
+#include "eval/run_files.h"
 #include "io/atomic_file.h"
 #include "io/tensor_store.h"
 #include "train/batches.h"
@@ -35,17 +35,9 @@ at::Tensor add_on_device(const at::Tensor& sum, const at::Tensor& value) {
 // Drops metrics rows past `step` so a resumed run's log continues the interrupted one exactly.
 void truncate_metrics(const std::string& path, int64_t step) {
   if (!fs::exists(path)) return;
-  std::ifstream in(path);
-  std::string kept, line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    try {
-      if (nlohmann::json::parse(line).value("step", int64_t{0}) > step) continue;
-    } catch (const nlohmann::json::exception&) {
-      continue;  // a line torn by the kill
-    }
-    kept += line + "\n";
-  }
+  std::string kept;  // a line torn by the kill is dropped by the reader
+  for (const auto& row : eval::run_files::read_metrics(path))
+    if (row.step <= step) kept += eval::run_files::metrics_line(row) + "\n";
   io::write_file_atomic(path, kept);
 }
 
@@ -84,7 +76,7 @@ Trainer::Trainer(const config::RunConfig& config, std::string run_dir, Task& tas
       checkpointer_(run_dir_, config.schedule.save_every, config.schedule.keep_checkpoints),
       best_val_loss_(std::numeric_limits<double>::infinity()) {
   ParamGroupOptions options;
-  options.lr = config.train.stage == "stage1" ? config.train.lr : config.train.lr_head;
+  options.lr = config.train.stage == config::Stage::kStage1 ? config.train.lr : config.train.lr_head;
   options.weight_decay = config.train.optimizer == "adamw" ? config.train.weight_decay : 0.0;
   options.rules = task_.param_rules();
   groups_ = build_param_groups(task_.module(), options);

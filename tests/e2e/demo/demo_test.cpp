@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "io/atomic_file.h"
 #include "test_util.h"
@@ -26,6 +27,8 @@ TEST(Demo, QuickRunTrainsEveryStageAndWritesSummaryAndReport) {
                                     "/configs");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("vlm demo finished"), std::string::npos) << r.output;
+  // Printed metrics are rounded as a person reads them (summary.json keeps every digit).
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(image->text R@1 [01]\.\d{3}, R@5 [01]\.\d{3};)"))) << r.output;
   const auto summary = nlohmann::json::parse(vlm::io::read_file(out + "/summary.json"));
   const auto& retrieval = summary.at("retrieval");
   EXPECT_EQ(retrieval.at("images").get<int64_t>(), 120);

@@ -9,16 +9,16 @@
 #include <fstream>
 
 #include "core/accelerator.h"
+#include "eval/run_files.h"
 #include "test_util.h"
 #include "tiny_stage1.h"
 #include "train/demo_data.h"
-#include "train/metrics_log.h"
 
 namespace {
 
 std::vector<double> train_losses(const std::string& run_dir) {
   std::vector<double> out;
-  for (const auto& row : vlm::train::read_metrics_jsonl(run_dir + "/metrics.jsonl")) {
+  for (const auto& row : vlm::eval::run_files::read_metrics(run_dir + "/metrics.jsonl")) {
     if (row.values.count("train/loss")) out.push_back(row.values.at("train/loss"));
   }
   return out;

@@ -25,12 +25,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "eval/run_files.h"
 #include "io/tensor_store.h"
 #include "launch_ranks.h"
 #include "test_util.h"
 #include "train/demo_data.h"
 #include "train/distributed.h"
-#include "train/metrics_log.h"
 
 namespace fs = std::filesystem;
 
@@ -163,7 +163,7 @@ ParamDiff param_diff(const std::string& a_dir, const std::string& b_dir) {
 // The logged values of `key` ("train/loss", "train/grad_norm"), one per step.
 std::vector<double> logged(const std::string& run_dir, const std::string& key) {
   std::vector<double> out;
-  for (const auto& row : vlm::train::read_metrics_jsonl(run_dir + "/metrics.jsonl")) {
+  for (const auto& row : vlm::eval::run_files::read_metrics(run_dir + "/metrics.jsonl")) {
     if (row.values.count(key)) out.push_back(row.values.at(key));
   }
   return out;

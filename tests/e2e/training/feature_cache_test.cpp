@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "eval/run_files.h"
 #include "test_util.h"
 #include "tiny_stage1.h"
 #include "train/demo_data.h"
-#include "train/metrics_log.h"
 
 namespace fs = std::filesystem;
 
@@ -44,7 +44,7 @@ struct Fixture {
 
 std::vector<double> losses(const std::string& run_dir, const std::string& metric) {
   std::vector<double> out;
-  for (const auto& row : vlm::train::read_metrics_jsonl(run_dir + "/metrics.jsonl")) {
+  for (const auto& row : vlm::eval::run_files::read_metrics(run_dir + "/metrics.jsonl")) {
     if (row.values.count(metric)) out.push_back(row.values.at(metric));
   }
   return out;

@@ -167,6 +167,6 @@ TEST(RunConfig, PrintedYamlReadsBackToTheSameConfig) {
   EXPECT_DOUBLE_EQ(again.train.lr, 0.000123);
   EXPECT_EQ(again.prompt.user[0], "a: b");
   EXPECT_EQ(again.prompt.user[1], "quote \"x\"");
-  EXPECT_EQ(again.qformer.similarity, "max");
+  EXPECT_EQ(again.qformer.similarity, vlm::config::QuerySimilarity::kMax);
   EXPECT_EQ(again.vision.stem_channels, (std::vector<int64_t>{4, 8}));
 }

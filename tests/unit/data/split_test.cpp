@@ -1,6 +1,7 @@
 // The stable hash split: fraction honoured, seed matters, and growing the data moves nobody.
 #include <gtest/gtest.h>
 
+#include "core/random.h"
 #include "data/sources.h"
 #include "data/split.h"
 

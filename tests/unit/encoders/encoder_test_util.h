@@ -20,6 +20,7 @@ namespace vlm::test {
 
 // Tolerances used by these tests, in one place.
 inline constexpr double kFp32Close = 1e-5;   // max |a - b| of fp32 outputs from two implementations
+inline constexpr double kFp32VsFp64 = 1e-4;  // max |a - b| of an fp32 forward against a float64 reference
 inline constexpr double kGradRelTol = 1e-6;  // |autograd - central difference| / max(|g|, kGradFloor), double
 inline constexpr double kGradFloor = 1e-2;   // below this gradient size the check is absolute (FD round-off)
 inline constexpr double kBf16Nmse = 1e-3;   // NMSE of a bf16-autocast output against fp32

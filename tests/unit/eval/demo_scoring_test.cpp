@@ -4,7 +4,7 @@
 
 #include "inference/evaluate.h"
 
-namespace vlm::train {
+namespace vlm::inference {
 namespace {
 
 using Pairs = std::vector<std::pair<std::string, std::string>>;
@@ -53,4 +53,4 @@ TEST(EvaluateJson, BreakdownsGiveSharesAndCounts) {
 }
 
 }  // namespace
-}  // namespace vlm::train
+}  // namespace vlm::inference

@@ -26,7 +26,7 @@ inline void make_fake_run(const std::string& run_dir, int num_images = 8) {
   {
     std::ofstream m(run_files::metrics_path(run_dir));
     for (int step = 1; step <= 60; ++step) {
-      run_files::MetricsRow row{.step = step};
+      run_files::MetricsRow row{.step = step, .time = 1.8e9 + step};  // the wall clock, as the trainer writes it
       row.values["train/loss"] = 2.5 * std::exp(-step / 20.0) + 0.3 + 0.05 * std::sin(step);
       row.values["lr"] = 1e-4 * std::min(1.0, step / 10.0);
       if (step % 10 == 0) {

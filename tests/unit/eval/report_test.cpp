@@ -43,10 +43,11 @@ TEST(RunFiles, RoundTrips) {
   EXPECT_TRUE(back[1].references.empty());
 
   const std::string mp = run_files::metrics_path(dir.path());
-  std::ofstream(mp) << "{\"step\": 1, \"train/loss\": 2.5, \"note\": \"x\"}\n\n{\"step\": 2, \"lr\": 1e-4}\n";
+  std::ofstream(mp) << "{\"step\": 1, \"time\": 1.7e9, \"train/loss\": 2.5}\n\n{\"step\": 2, \"lr\": 1e-4}\n";
   const auto metrics = run_files::read_metrics(mp);
   ASSERT_EQ(metrics.size(), 2u);
-  EXPECT_EQ(metrics[0].values.size(), 1u);
+  EXPECT_EQ(metrics[0].values.size(), 1u);  // the wall clock is not a metric
+  EXPECT_EQ(metrics[0].time, 1.7e9);
   EXPECT_EQ(metrics[1].values.at("lr"), 1e-4);
   std::ofstream(mp, std::ios::app) << "{\"loss\": 1}\n";
   try {
@@ -70,7 +71,8 @@ TEST(Report, CompleteRunHasEverySectionInlined) {
   EXPECT_EQ(count(html, "class=\"absent\""), 0u);
   EXPECT_EQ(count(html, "<img "), 1u + 6u);  // grid + thumbnails
   EXPECT_EQ(count(html, "src=\"data:image/png;base64,"), 7u);
-  EXPECT_EQ(count(html, "<svg "), 3u);  // loss, learning rate, recall
+  EXPECT_EQ(count(html, "<svg "), 3u);  // loss, learning rate, recall: no curve of the wall clock
+  EXPECT_EQ(html.find(">time<"), std::string::npos);
   EXPECT_NE(html.find("CIDEr-D"), std::string::npos);
   EXPECT_NE(html.find("&quot;maybe&quot;"), std::string::npos);  // captions escaped
   // Nothing fetched from elsewhere.

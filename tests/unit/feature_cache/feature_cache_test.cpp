@@ -47,11 +47,11 @@ struct Fixture {
     config.data.path = data.train_dir;
     config.data.workers = 2;
     config.train.batch_size = 8;
-    config.train.precision = "fp32";
+    config.train.precision = vlm::config::Precision::kFp32;
   }
   vlm::models::ViTModel vit(uint64_t seed = 1) const {
     torch::manual_seed(seed);
-    return vlm::train::build_vision(config);
+    return vlm::inference::build_vision(config);
   }
 };
 

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "core/error.h"
+#include "eval/run_files.h"
+#include "io/atomic_file.h"
 #include "test_util.h"
 #include "train/crc32c.h"
 
@@ -125,7 +127,7 @@ TEST(MetricsLog, JsonlRowsReadBack) {
   const auto j = nlohmann::json::parse(first);
   EXPECT_EQ(j.size(), 4u);
 
-  const auto rows = vlm::train::read_metrics_jsonl(path);
+  const auto rows = vlm::eval::run_files::read_metrics(path);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].step, 5);
   EXPECT_GE(rows[0].time, before);
@@ -141,7 +143,7 @@ TEST(MetricsLog, JsonlRowsReadBack) {
     vlm::train::MetricsLogger logger(dir.path() + "/run");
     logger.log(15, {{"loss", 1.0}});
   }
-  EXPECT_EQ(vlm::train::read_metrics_jsonl(path).size(), 3u);
+  EXPECT_EQ(vlm::eval::run_files::read_metrics(path).size(), 3u);
   size_t event_files = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir.path() + "/run/tb")) {
     event_files += e.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
@@ -220,24 +222,44 @@ TEST(MetricsLog, ReaderNamesTheBadLine) {
   const std::string path = dir.path() + "/metrics.jsonl";
   std::ofstream(path) << "{\"step\": 1, \"loss\": 2}\n{\"step\": 2, \"loss\": \"x\"}\n";
   try {
-    vlm::train::read_metrics_jsonl(path);
+    vlm::eval::run_files::read_metrics(path);
     FAIL() << "no error";
   } catch (const vlm::FileError& e) {
-    EXPECT_EQ(std::string(e.what()), path + ": line 2: value of \"loss\" is not a number");
+    EXPECT_EQ(std::string(e.what()), path + ":2: value of \"loss\" is not a number");
   }
   std::ofstream(path) << "{\"loss\": 2}\n";
   try {
-    vlm::train::read_metrics_jsonl(path);
+    vlm::eval::run_files::read_metrics(path);
     FAIL() << "no error";
   } catch (const vlm::FileError& e) {
-    EXPECT_EQ(std::string(e.what()), path + ": line 1: no integer \"step\"");
+    EXPECT_EQ(std::string(e.what()), path + ":1: expected an object with an integer \"step\"");
   }
   std::ofstream(path) << "{\"step\": 1}\nnot json\n";
   try {
-    vlm::train::read_metrics_jsonl(path);
+    vlm::eval::run_files::read_metrics(path);
     FAIL() << "no error";
   } catch (const vlm::FileError& e) {
-    EXPECT_EQ(std::string(e.what()).rfind(path + ": line 2: not valid JSON", 0), 0u) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind(path + ":2: not valid JSON", 0), 0u) << e.what();
   }
-  EXPECT_THROW(vlm::train::read_metrics_jsonl(dir.path() + "/absent.jsonl"), vlm::FileError);
+  EXPECT_THROW(vlm::eval::run_files::read_metrics(dir.path() + "/absent.jsonl"), vlm::FileError);
+}
+
+// A kill can leave the last line half-written (the logger appends and flushes whole lines): the
+// reader drops it, and a rewritten log is byte-identical to the logger's lines.
+TEST(MetricsLog, TornLastLineIsDroppedAndLinesRoundTrip) {
+  vlm::test::TempDir dir;
+  {
+    vlm::train::MetricsLogger logger(dir.path() + "/run");
+    logger.log(1, {{"loss", 2.0 / 3.0}, {"lr", 1e-4}});
+    logger.log(2, {{"loss", std::numeric_limits<double>::infinity()}});
+  }
+  const std::string path = dir.path() + "/run/metrics.jsonl";
+  const std::string written = vlm::io::read_file(path);
+  std::ofstream(path, std::ios::app) << "{\"step\": 3, \"lo";
+  const auto rows = vlm::eval::run_files::read_metrics(path);
+  ASSERT_EQ(rows.size(), 2u);
+  std::string again;
+  for (const auto& row : rows) again += vlm::eval::run_files::metrics_line(row) + "\n";
+  EXPECT_EQ(again, written);
+  EXPECT_THROW(vlm::eval::run_files::metrics_line({.step = 1, .values = {{"time", 1.0}}}), vlm::Error);
 }

@@ -30,7 +30,7 @@ double weight_std(torch::nn::Module& m, const std::string& part = "") {
 
 vlm::config::RunConfig tiny_config() {
   vlm::config::RunConfig c;
-  c.train.stage = "stage1";
+  c.train.stage = vlm::config::Stage::kStage1;
   c.vision.image_size = 32;
   c.vision.patch_size = 8;
   c.vision.hidden_size = 64;
@@ -61,8 +61,8 @@ TEST(Builders, FromScratchWeightsFollowTheConfiguredInitializerRange) {
     config.vision.initializer_range = range;
     config.qformer.initializer_range = range;
     torch::manual_seed(0);
-    auto vit = vlm::train::build_vision(config);
-    auto qformer = vlm::train::build_qformer(config, config.vision.hidden_size, tokenizer);
+    auto vit = vlm::inference::build_vision(config);
+    auto qformer = vlm::inference::build_qformer(config, config.vision.hidden_size, tokenizer);
     // The ViT's normal is truncated at +-2 (absolute, as transformers), which cuts nothing here;
     // thousands of draws per group keep the sample std within 10%.
     for (const double got : {weight_std(*vit), weight_std(*qformer, "crossattention"), weight_std(*qformer, "layer.")}) {

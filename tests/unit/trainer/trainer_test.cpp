@@ -10,7 +10,7 @@
 #include <set>
 
 #include "core/error.h"
-#include "train/metrics_log.h"
+#include "eval/run_files.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -60,7 +60,7 @@ class RegressionTask final : public train::Task {
 config::RunConfig small_config(int64_t steps) {
   config::RunConfig c;
   c.data.path = "unused";
-  c.train.stage = "lm";
+  c.train.stage = config::Stage::kLm;
   c.train.steps = steps;
   c.train.lr_head = 0.05;
   c.train.schedule = "constant";
@@ -75,7 +75,7 @@ config::RunConfig small_config(int64_t steps) {
 
 std::vector<double> losses(const std::string& run_dir) {
   std::vector<double> out;
-  for (const auto& row : train::read_metrics_jsonl(run_dir + "/metrics.jsonl")) {
+  for (const auto& row : eval::run_files::read_metrics(run_dir + "/metrics.jsonl")) {
     if (row.values.count("train/loss")) out.push_back(row.values.at("train/loss"));
   }
   return out;
@@ -119,7 +119,7 @@ TEST(Trainer, NonFiniteStepsAreSkippedAndCounted) {
   RegressionTask task({3, 7});
   train::Trainer trainer(small_config(10), dir.path(), task, nullptr);
   trainer.fit();
-  const auto rows = train::read_metrics_jsonl(dir.path() + "/metrics.jsonl");
+  const auto rows = eval::run_files::read_metrics(dir.path() + "/metrics.jsonl");
   double skipped = 0;
   for (const auto& r : rows) {
     if (r.values.count("train/skipped_steps")) skipped = r.values.at("train/skipped_steps");
