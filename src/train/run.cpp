@@ -24,10 +24,11 @@ std::unique_ptr<Task> make_task(const config::RunConfig& config, Distributed* di
 
 std::string run_dir_of(const config::RunConfig& config) { return config.run.out_dir + "/" + config.run.name; }
 
-FitResult run_training(const config::RunConfig& config, bool resume) {
+FitResult run_training(const config::RunConfig& config, bool resume, const std::string& resume_checkpoint) {
   const DistEnv env = dist_env_from_environment();
   const std::string run_dir = run_dir_of(config);
-  if (!resume && fs::exists(run_dir + "/checkpoints/latest")) {
+  std::error_code ec;
+  if (!resume && !fs::is_empty(run_dir + "/checkpoints", ec) && !ec) {
     throw Error("run directory " + run_dir + " already holds checkpoints",
                 "continue it with --resume " + run_dir + ", or choose another run.name");
   }
@@ -53,6 +54,7 @@ FitResult run_training(const config::RunConfig& config, bool resume) {
     dist->broadcast_parameters(state);
   }
   Trainer trainer(config, run_dir, *task, dist.get());
+  if (!resume_checkpoint.empty()) trainer.set_resume_checkpoint(resume_checkpoint);
   Trainer::install_signal_handlers();
   FitResult result = trainer.fit();
   log::info("finished at step ", result.steps, result.interrupted ? " (interrupted)" : "",
