@@ -12,6 +12,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "core/error.h"
 
@@ -54,12 +55,13 @@ bool checksum_ok(const std::array<char, kBlock>& h) {
   return stored == sum;
 }
 
-// A pax decimal: digits only, no sign, at most 18 of them (below 2^63); -1 otherwise.
+// A pax decimal: digits only, no sign, below 2^63; -1 otherwise.
 int64_t parse_decimal(const std::string& text) {
-  if (text.empty() || text.size() > 18) return -1;
+  if (text.empty() || text.size() > 19) return -1;
   int64_t value = 0;
   for (const char c : text) {
     if (c < '0' || c > '9') return -1;
+    if (value > (std::numeric_limits<int64_t>::max() - (c - '0')) / 10) return -1;
     value = value * 10 + (c - '0');
   }
   return value;

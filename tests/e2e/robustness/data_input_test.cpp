@@ -70,8 +70,8 @@ TEST(HostileShards, PaxSizesNearTwoToTheSixtyThirdAreBoundedAndNamed) {
     std::string record, expect;
   };
   const std::vector<Case> cases = {
-      {"size=9223372036854775000", "declares 9223372036854775000 bytes, past the end of the file"},
-      {"size=9223372036854775807", "past the end of the file"},
+      {"size=9223372036854775000", "member 'bad.jpg' truncated (9223372036854775000 bytes declared"},
+      {"size=9223372036854775807", "member 'bad.jpg' truncated (9223372036854775807 bytes declared"},
       {"size=99999999999999999999", "pax size '99999999999999999999' is not a byte count"},
       {"size=-4096", "pax size '-4096' is not a byte count"},
   };
