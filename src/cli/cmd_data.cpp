@@ -21,7 +21,7 @@ int run_data_stats(const vlm::cli::Args& args) {
   spec.caption_column = args.get("--caption-column", spec.caption_column);
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const auto workers = static_cast<int>(args.get_int("--workers", hw));
-  if (workers < 1) throw vlm::UsageError("--workers must be >= 1");
+  if (workers < 1 || workers > 256) throw vlm::UsageError(vlm::str("--workers must be 1..256, got ", workers));
   const auto dataset = vlm::data::open_dataset(spec);
   const auto stats = vlm::data::scan_dataset(*dataset, workers);
   nlohmann::json out;
@@ -30,6 +30,8 @@ int run_data_stats(const vlm::cli::Args& args) {
   out["ok"] = stats.ok;
   out["skipped"] = nlohmann::json::object();
   for (const auto& [reason, n] : stats.skipped) out["skipped"][reason] = n;
+  // What the source itself left out (bad table rows, captions whose image file is gone).
+  for (const auto& [reason, n] : dataset->left_out) out["skipped"][reason] = out["skipped"].value(reason, int64_t{0}) + n;
   std::cout << out.dump() << "\n";
   for (const auto& w : dataset->warnings) std::cerr << "warning: " << w << "\n";
   return 0;

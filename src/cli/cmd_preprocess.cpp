@@ -1,16 +1,17 @@
 // `vlm preprocess --model VIT_DIR --out FILE.safetensors IMAGE...`: images -> pixel_values
 // (N, 3, H, W) float32 exactly as the model's preprocessor_config.json asks (ViTImageProcessor's
 // steps, PIL-exact resize), saved as safetensors: for checking against transformers or feeding
-// other tools.
+// other tools. Each image is decoded, preprocessed and written before the next is read, so
+// memory stays one image whatever N is.
 #include <filesystem>
 #include <iostream>
-
-#include <ATen/core/Tensor.h>
+#include <memory>
 
 #include "cli/command.h"
 #include "core/error.h"
-#include "data/preprocess_torch.h"
-#include "io/tensor_store.h"
+#include "data/image.h"
+#include "data/preprocess.h"
+#include "io/safetensors_stream.h"
 
 namespace {
 
@@ -21,15 +22,39 @@ int run_preprocess(const vlm::cli::Args& args) {
   if (out.empty()) throw vlm::UsageError("--out FILE.safetensors is required");
   if (args.positional().empty()) throw vlm::UsageError("no images given", "vlm preprocess --model DIR --out F IMAGE...");
   if (!std::filesystem::is_directory(model)) throw vlm::FileError(model, "not a directory");
+  vlm::io::check_output_file(out);  // before any image is decoded
   vlm::data::PreprocessConfig config = vlm::data::load_preprocess_config_from_dir(model);
   config.fast_decode = args.has("--fast-decode");
   vlm::data::DecodeOptions options;
   options.apply_exif = !args.has("--no-exif");
-  const at::Tensor pixel_values = vlm::data::pixel_values_from_files(args.positional(), config, options);
-  vlm::io::save_tensors(out, {{"pixel_values", pixel_values}},
-                        {{"format", "pt"}, {"images", std::to_string(args.positional().size())}});
-  std::cout << "wrote pixel_values [" << pixel_values.size(0) << ", 3, " << pixel_values.size(2) << ", "
-            << pixel_values.size(3) << "] float32 to " << out << "\n";
+  if (options.min_side_hint == 0) options.min_side_hint = config.decode_hint();
+  options.fast_jpeg |= config.fast_decode;
+
+  const std::vector<std::string>& paths = args.positional();
+  const auto n = static_cast<int64_t>(paths.size());
+  std::unique_ptr<vlm::io::SafetensorsStreamWriter> writer;
+  std::vector<float> pixels;
+  std::pair<int, int> size{0, 0};  // (W, H) of image 0's output; every image must match it
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const vlm::data::Image image = vlm::data::decode_image_file(paths[i], options);
+    const auto this_size = config.output_size(image.width, image.height);
+    if (!writer) {
+      size = this_size;
+      writer = std::make_unique<vlm::io::SafetensorsStreamWriter>(
+          out, "pixel_values", vlm::io::DType::kF32, std::vector<int64_t>{n, 3, size.second, size.first},
+          std::map<std::string, std::string>{{"format", "pt"}, {"images", std::to_string(n)}});
+      pixels.resize(static_cast<size_t>(3) * size.first * size.second);
+    } else if (this_size != size) {
+      throw vlm::FileError(paths[i], vlm::str("maps to ", this_size.first, "x", this_size.second, ", image 0 to ",
+                                              size.first, "x", size.second),
+                           "use a fixed size or a center crop to batch images of different shapes");
+    }
+    vlm::data::preprocess_into(image, config, pixels.data());
+    writer->write({reinterpret_cast<const uint8_t*>(pixels.data()), pixels.size() * sizeof(float)});
+  }
+  writer->finish();
+  std::cout << "wrote pixel_values [" << n << ", 3, " << size.second << ", " << size.first << "] float32 to " << out
+            << "\n";
   return 0;
 }
 

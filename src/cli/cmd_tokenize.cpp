@@ -1,6 +1,7 @@
 // `vlm tokenize --tokenizer PATH`: ids of texts with a model folder's tokenizer (Hugging Face
 // tokenizer.json, BERT vocab.txt or GPT-2 vocab.json + merges.txt), as JSON lines; --decode turns
 // ids back into text. Used to check what a model will see and to pre-tokenize data.
+#include <cstdint>
 #include <iostream>
 #include <iterator>
 #include <string>
@@ -44,7 +45,21 @@ int run_tokenize(const vlm::cli::Args& args) {
       std::vector<int64_t> ids;
       for (const json& id : j["ids"]) {
         if (!id.is_number_integer()) throw vlm::Error(vlm::str("stdin line ", number, ": ids must be integers"));
-        ids.push_back(id.get<int64_t>());
+        // HF's decode skips unknown ids silently; here a wrong id is the user's mistake to hear about.
+        const bool fits = id.is_number_unsigned() ? id.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX) : true;
+        const int64_t value = fits ? id.get<int64_t>() : -1;
+        bool known = fits && value >= 0;
+        if (known) {
+          try {
+            tok.id_to_token(value);
+          } catch (const vlm::Error&) {
+            known = false;
+          }
+        }
+        if (!known)
+          throw vlm::Error(vlm::str("stdin line ", number, ": id ", id.dump(), " is not in the vocabulary (ids 0..",
+                                    tok.vocab_size() - 1, ")"));
+        ids.push_back(value);
       }
       std::cout << dump(json{{"text", tok.decode(ids, /*skip_special_tokens=*/!special)}}) << '\n';
     }

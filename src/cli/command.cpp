@@ -1,5 +1,7 @@
 #include "cli/command.h"
 
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
 
 #include "core/error.h"
@@ -84,8 +86,10 @@ int64_t Args::get_int(const std::string& name, int64_t fallback) const {
   auto v = maybe(name);
   if (!v) return fallback;
   char* end = nullptr;
+  errno = 0;
   const long long parsed = std::strtoll(v->c_str(), &end, 10);
   if (v->empty() || *end != '\0') throw UsageError("option '" + name + "' wants an integer, got '" + *v + "'");
+  if (errno == ERANGE) throw UsageError("option '" + name + "': " + *v + " is out of the range of a 64-bit integer");
   return parsed;
 }
 
@@ -95,6 +99,8 @@ double Args::get_double(const std::string& name, double fallback) const {
   char* end = nullptr;
   const double parsed = std::strtod(v->c_str(), &end);
   if (v->empty() || *end != '\0') throw UsageError("option '" + name + "' wants a number, got '" + *v + "'");
+  // strtod takes "nan" and "inf" (and overflows to inf): no option means either.
+  if (!std::isfinite(parsed)) throw UsageError("option '" + name + "' wants a finite number, got '" + *v + "'");
   return parsed;
 }
 

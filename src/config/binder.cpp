@@ -1,8 +1,11 @@
 #include "config/binder.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -30,7 +33,8 @@ std::string describe(const YAML::Node& node) {
 
 class YamlReader final : public Binder {
  public:
-  YamlReader(const YAML::Node& root, std::string source) : source_(std::move(source)) {
+  YamlReader(const YAML::Node& root, std::string source, const Overrides& overrides)
+      : source_(std::move(source)), overrides_(overrides) {
     if (root.IsDefined() && !root.IsNull() && !root.IsMap()) {
       throw FileError(source_, "the top level must be a mapping of sections");
     }
@@ -68,10 +72,13 @@ class YamlReader final : public Binder {
     double parsed = 0;
     try {
       parsed = std::stod(s, &used);
+    } catch (const std::out_of_range&) {
+      bad(key, "'" + s + "' is out of the range of a double");
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used == 0 || used != s.size() || !std::isfinite(parsed)) bad(key, "expected a number, got '" + s + "'");
+    if (used == 0 || used != s.size()) bad(key, "expected a number, got '" + s + "'");
+    if (!std::isfinite(parsed)) bad(key, "expected a finite number, got '" + s + "'");
     check(key, parsed, limits);
     value = parsed;
   }
@@ -113,7 +120,7 @@ class YamlReader final : public Binder {
       child = top.node[std::string(key)];
       top.seen.insert(std::string(key));
       if (!child.IsNull() && !child.IsMap()) {
-        throw ConfigError(path, "expected a mapping, got " + describe(child), "in " + source_);
+        throw ConfigError(path, "expected a mapping, got " + describe(child), origin(path));
       }
     }
     frames_.push_back(Frame{child, path, {}, {}});
@@ -169,6 +176,8 @@ class YamlReader final : public Binder {
     long long parsed = 0;
     try {
       parsed = std::stoll(s, &used);
+    } catch (const std::out_of_range&) {
+      bad(key, str("'", s, "' is out of the range of a 64-bit integer"));
     } catch (const std::exception&) {
       used = 0;
     }
@@ -178,18 +187,31 @@ class YamlReader final : public Binder {
   }
 
   [[noreturn]] void bad(std::string_view key, const std::string& what) const {
-    throw ConfigError(qualify(key), what, "in " + source_);
+    const std::string path = qualify(key);
+    throw ConfigError(path, what, origin(path));
+  }
+
+  // Where the value at `path` came from: the --set that wrote it (or a section above it), else the file.
+  std::string origin(const std::string& path) const {
+    for (auto it = overrides_.rbegin(); it != overrides_.rend(); ++it)  // the last --set of a key wins
+      if (path == it->first || path.rfind(it->first + ".", 0) == 0) return "from --set " + it->second;
+    return "in " + source_;
+  }
+
+  // Whole numbers in full (a bound of 1048576 is not "1.04858e+06"), others as ostream prints them.
+  static std::string number(double v) {
+    if (std::isfinite(v) && std::floor(v) == v && std::fabs(v) < 1e15) return std::to_string(static_cast<long long>(v));
+    std::ostringstream out;
+    out << v;
+    return out.str();
   }
 
   void check(std::string_view key, double v, const Limits& limits) const {
     const bool low = limits.min_exclusive ? v <= limits.min : v < limits.min;
     if (low || v > limits.max) {
-      std::ostringstream range;
-      range << "must be " << (limits.min_exclusive ? "> " : ">= ") << limits.min;
-      if (std::isfinite(limits.max)) range << " and <= " << limits.max;
-      std::ostringstream got;
-      got << v;
-      bad(key, range.str() + ", got " + got.str());
+      std::string range = str("must be ", limits.min_exclusive ? "> " : ">= ", number(limits.min));
+      if (std::isfinite(limits.max)) range += " and <= " + number(limits.max);
+      bad(key, range + ", got " + number(v));
     }
   }
 
@@ -202,11 +224,12 @@ class YamlReader final : public Binder {
       for (const auto& k : frame.known) is_known_section = is_known_section || k == key;
       if (is_known_section) continue;
       const std::string path = frame.path.empty() ? key : frame.path + "." + key;
-      throw ConfigError(path, "unknown key", "in " + source_ + "; valid keys here: " + join(frame.known, ", "));
+      throw ConfigError(path, "unknown key", origin(path) + "; valid keys here: " + join(frame.known, ", "));
     }
   }
 
   std::string source_;
+  const Overrides& overrides_;
   std::vector<Frame> frames_;
 };
 
@@ -281,8 +304,9 @@ class YamlWriter final : public Binder {
 
 }  // namespace
 
-void read_yaml(const YAML::Node& root, const std::string& source, const std::function<void(Binder&)>& bind_root) {
-  YamlReader reader(root, source);
+void read_yaml(const YAML::Node& root, const std::string& source, const std::function<void(Binder&)>& bind_root,
+               const Overrides& overrides) {
+  YamlReader reader(root, source, overrides);
   bind_root(reader);
   reader.finish();
 }
@@ -312,7 +336,7 @@ void set_path(YAML::Node node, const std::vector<std::string>& path, size_t i, c
 }
 }  // namespace
 
-void apply_override(YAML::Node& root, const std::string& assignment) {
+std::string apply_override(YAML::Node& root, const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
     throw UsageError("--set wants KEY=VALUE, got '" + assignment + "'", "e.g. --set train.lr=3e-4");
@@ -323,25 +347,67 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
     if (part.empty()) throw UsageError("--set " + assignment + ": empty key segment");
     path.push_back(part);
   }
+  if (path.empty() || assignment[eq - 1] == '.') throw UsageError("--set " + assignment + ": empty key segment");
   YAML::Node value;
   try {
     value = YAML::Load(assignment.substr(eq + 1));
+  } catch (const YAML::DeepRecursion&) {
+    throw UsageError("--set " + assignment.substr(0, eq) + "=...: the value is nested deeper than 2000 levels");
   } catch (const YAML::Exception& e) {
     throw UsageError("--set " + assignment + ": value is not valid YAML (" + e.msg + ")");
   }
   if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   set_path(root, path, 0, value, assignment);
+  return assignment.substr(0, eq);
 }
 
+namespace {
+
+// Throws FileError for a key given twice in one mapping (yaml-cpp keeps the first silently, so a
+// second `train:` section would be ignored). Depth is bounded by yaml-cpp's parser (2000).
+void refuse_duplicate_keys(const YAML::Node& node, const std::string& path) {
+  if (node.IsSequence()) {
+    for (const auto& item : node) refuse_duplicate_keys(item, path);
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, int> first_line;
+  for (const auto& kv : node) {
+    if (kv.first.IsScalar()) {
+      const int line = kv.first.Mark().line + 1;
+      const auto [it, fresh] = first_line.emplace(kv.first.Scalar(), line);
+      if (!fresh) {
+        throw FileError(path, str("key '", kv.first.Scalar(), "' appears twice in one mapping (lines ", it->second,
+                                  " and ", line, ")"),
+                        "keep one of them: YAML would silently use only one");
+      }
+    }
+    refuse_duplicate_keys(kv.second, path);
+  }
+}
+
+}  // namespace
+
 YAML::Node load_yaml_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw FileError(path, "no such config file");
+  if (std::filesystem::is_directory(path, ec))
+    throw FileError(path, "is a directory, not a config file", "name a YAML file, e.g. configs/demo/stage1.yaml");
+  if (!std::filesystem::is_regular_file(path, ec)) throw FileError(path, "not a regular file (a YAML config expected)");
+  YAML::Node root;
   try {
-    return YAML::LoadFile(path);
+    root = YAML::LoadFile(path);
   } catch (const YAML::BadFile&) {
     throw FileError(path, "cannot read config file");
+  } catch (const YAML::DeepRecursion& e) {
+    throw FileError(path, str("nested deeper than yaml-cpp's limit of 2000 levels (at line ", e.mark.line + 1, ")"),
+                    "a run config is a few levels deep: this is not one");
   } catch (const YAML::Exception& e) {
     throw FileError(path, str("YAML syntax error at line ", e.mark.line + 1, ", column ", e.mark.column + 1, ": ",
                               e.msg));
   }
+  refuse_duplicate_keys(root, path);
+  return root;
 }
 
 }  // namespace vlm::config

@@ -10,6 +10,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace YAML { class Node; }
@@ -50,16 +51,22 @@ class Binder {
   virtual void end_section() = 0;
 };
 
-// Reads `root` into a struct with bind(Binder&). Throws ConfigError (key path + problem).
+// Dotted key -> the `--set KEY=VALUE` that wrote it, so errors blame the override, not the file.
+using Overrides = std::vector<std::pair<std::string, std::string>>;
+
+// Reads `root` into a struct with bind(Binder&). Throws ConfigError (key path + problem + where
+// the value came from: `in FILE`, or `from --set KEY=VALUE` for a key in `overrides`).
 void read_yaml(const YAML::Node& root, const std::string& source,
-               const std::function<void(Binder&)>& bind_root);
+               const std::function<void(Binder&)>& bind_root, const Overrides& overrides = {});
 // Commented YAML of the struct's current values.
 std::string write_yaml(const std::function<void(Binder&)>& bind_root);
 
-// Applies "a.b.c=value" (value parsed as YAML, so lists and numbers work) to `root`.
-void apply_override(YAML::Node& root, const std::string& assignment);
+// Applies "a.b.c=value" (value parsed as YAML, so lists and numbers work) to `root`; returns the
+// dotted key ("a.b.c").
+std::string apply_override(YAML::Node& root, const std::string& assignment);
 
-// Parses a YAML file (FileError with line and column on a syntax error).
+// Parses a YAML file (FileError with line and column on a syntax error; for a directory or special
+// file, nesting past 2000 levels, or a key given twice in one mapping).
 YAML::Node load_yaml_file(const std::string& path);
 
 }  // namespace vlm::config

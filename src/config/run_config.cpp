@@ -14,22 +14,22 @@ void RunSection::bind(Binder& b) {
   b.field("out_dir", out_dir, "folder holding run directories");
   b.field("seed", seed, "seed for weights, data order and sampling", at_least(0));
   b.field("device", device, "auto | cpu | cuda | cuda:N");
-  b.field("threads", threads, "intra-op CPU threads, 0 = all cores", at_least(0));
+  b.field("threads", threads, "intra-op CPU threads, 0 = all cores", between(0, 1024));
   b.field("deterministic", deterministic, "reproducible step by step (CPU); resume logs identical losses");
 }
 
 void VisionSection::bind(Binder& b) {
   b.field("path", path, "HF ViT folder (google/vit-base-patch16-224 layout); empty = random ViT of the sizes below");
-  b.field("image_size", image_size, "input side in pixels", at_least(8));
-  b.field("patch_size", patch_size, "patch side in pixels", at_least(1));
-  b.field("hidden_size", hidden_size, "from-scratch width", at_least(8));
-  b.field("num_hidden_layers", num_hidden_layers, "from-scratch depth", at_least(1));
-  b.field("num_attention_heads", num_attention_heads, "from-scratch heads", at_least(1));
-  b.field("intermediate_size", intermediate_size, "from-scratch MLP width", at_least(1));
+  b.field("image_size", image_size, "input side in pixels", between(8, 4096));
+  b.field("patch_size", patch_size, "patch side in pixels", between(1, 1024));
+  b.field("hidden_size", hidden_size, "from-scratch width", between(8, 65536));
+  b.field("num_hidden_layers", num_hidden_layers, "from-scratch depth", between(1, 256));
+  b.field("num_attention_heads", num_attention_heads, "from-scratch heads", between(1, 1024));
+  b.field("intermediate_size", intermediate_size, "from-scratch MLP width", between(1, 1 << 20));
   b.field("initializer_range", initializer_range, "from-scratch std of the random weights (HF's 0.02)", at_least(0.0));
   b.field("stem_channels", stem_channels,
           "from scratch: 3x3 stride-2 conv widths before the patch projection (not in HF's layout); [] = none",
-          at_least(1));
+          between(1, 4096));
   b.field("train", train, "train the ViT too (only sensible from scratch, as in the demo)");
   b.field("lr", lr, "stage 2 with train: the ViT's learning rate; 0 = train.lr", at_least(0.0));
   b.field("feature_cache", feature_cache,
@@ -42,21 +42,21 @@ void QFormerSection::bind(Binder& b) {
   b.field("init_from", init_from, "DistilBERT or BERT folder to initialise from; empty = from scratch");
   b.field("tokenizer", tokenizer, "tokenizer folder or tokenizer.json; empty = init_from");
   b.field("checkpoint", checkpoint, "stage-1 run directory or checkpoint to start from");
-  b.field("num_query_tokens", num_query_tokens, "learnable query tokens", at_least(1));
-  b.field("cross_attention_freq", cross_attention_freq, "cross-attention every N layers", at_least(1));
-  b.field("embed_dim", embed_dim, "shared image-text embedding width", at_least(1));
+  b.field("num_query_tokens", num_query_tokens, "learnable query tokens", between(1, 4096));
+  b.field("cross_attention_freq", cross_attention_freq, "cross-attention every N layers", between(1, 256));
+  b.field("embed_dim", embed_dim, "shared image-text embedding width", between(1, 65536));
   bind_enum(b, "similarity", similarity, "image-text similarity over queries");
   b.field("query_ffn", query_ffn, "separate query FFN initialised from the text FFN (BLIP-2)");
-  b.field("max_text_length", max_text_length, "text tokens kept (truncation)", at_least(4));
-  b.field("hidden_size", hidden_size, "from-scratch width", at_least(8));
-  b.field("num_hidden_layers", num_hidden_layers, "from-scratch depth", at_least(1));
-  b.field("num_attention_heads", num_attention_heads, "from-scratch heads", at_least(1));
-  b.field("intermediate_size", intermediate_size, "from-scratch FFN width", at_least(1));
+  b.field("max_text_length", max_text_length, "text tokens kept (truncation)", between(4, 65536));
+  b.field("hidden_size", hidden_size, "from-scratch width", between(8, 65536));
+  b.field("num_hidden_layers", num_hidden_layers, "from-scratch depth", between(1, 256));
+  b.field("num_attention_heads", num_attention_heads, "from-scratch heads", between(1, 1024));
+  b.field("intermediate_size", intermediate_size, "from-scratch FFN width", between(1, 1 << 20));
   b.field("initializer_range", initializer_range, "from-scratch std of the random weights (HF's 0.02)", at_least(0.0));
 }
 
 void LoraSection::bind(Binder& b) {
-  b.field("r", r, "rank", at_least(1));
+  b.field("r", r, "rank", between(1, 4096));
   b.field("alpha", alpha, "scale numerator: scale = alpha / r (alpha / sqrt(r) with rsLoRA)", above(0));
   b.field("dropout", dropout, "dropout on the LoRA branch input", between(0, 0.99));
   b.field("target_modules", target_modules, "module name patterns, or all-linear");
@@ -70,11 +70,11 @@ void LmSection::bind(Binder& b) {
   b.section("lora", lora, "LoRA on the LM (stage 2)");
   b.field("full_finetune", full_finetune, "stage 2: train every LM weight (instead of LoRA; export/lm holds the LM)");
   b.field("export_merged", export_merged, "stage 2: also export the LM with LoRA merged, HF layout, to export/lm");
-  b.field("hidden_size", hidden_size, "from-scratch width (stage lm)", at_least(8));
-  b.field("num_hidden_layers", num_hidden_layers, "from-scratch depth (stage lm)", at_least(1));
-  b.field("num_attention_heads", num_attention_heads, "from-scratch heads (stage lm)", at_least(1));
-  b.field("num_key_value_heads", num_key_value_heads, "from-scratch KV heads (stage lm)", at_least(1));
-  b.field("intermediate_size", intermediate_size, "from-scratch MLP width (stage lm)", at_least(1));
+  b.field("hidden_size", hidden_size, "from-scratch width (stage lm)", between(8, 65536));
+  b.field("num_hidden_layers", num_hidden_layers, "from-scratch depth (stage lm)", between(1, 256));
+  b.field("num_attention_heads", num_attention_heads, "from-scratch heads (stage lm)", between(1, 1024));
+  b.field("num_key_value_heads", num_key_value_heads, "from-scratch KV heads (stage lm)", between(1, 1024));
+  b.field("intermediate_size", intermediate_size, "from-scratch MLP width (stage lm)", between(1, 1 << 20));
 }
 
 void DataSection::bind(Binder& b) {
@@ -85,7 +85,7 @@ void DataSection::bind(Binder& b) {
   b.field("val_fraction", val_fraction, "share held out for validation (stable hash of the sample key)",
           between(0, 0.9));
   b.field("split_seed", split_seed, "seed of the split hash", at_least(0));
-  b.field("workers", workers, "loader threads", at_least(0));
+  b.field("workers", workers, "loader threads", between(0, 256));
   b.field("max_samples", max_samples, "use at most this many samples, 0 = all", at_least(0));
   b.field("augment", augment, "random resized crop and colour jitter in training");
   b.field("vqa_ratio", vqa_ratio, "stage 2: share of samples trained on a question-answer pair", between(0, 1));
@@ -94,9 +94,9 @@ void DataSection::bind(Binder& b) {
 void TrainSection::bind(Binder& b) {
   bind_enum(b, "stage", stage, "what to train");
   b.field("steps", steps, "optimizer steps; 0 = derived from train.epochs (a value > 0 wins)", at_least(0));
-  b.field("epochs", epochs, "passes over the training split, used when train.steps is 0", at_least(0));
-  b.field("batch_size", batch_size, "samples per micro-batch (per process)", at_least(1));
-  b.field("grad_accum", grad_accum, "micro-batches per optimizer step", at_least(1));
+  b.field("epochs", epochs, "passes over the training split, used when train.steps is 0", between(0, 1e6));
+  b.field("batch_size", batch_size, "samples per micro-batch (per process)", between(1, 65536));
+  b.field("grad_accum", grad_accum, "micro-batches per optimizer step", between(1, 65536));
   b.field("optimizer", optimizer, "optimizer", {"adam", "adamw"});
   b.field("lr", lr, "stage 1: cross-attention and queries; stage 2: Q-Former", above(0));
   b.field("lr_other_mult", lr_other_mult, "stage 1: the rest of the Q-Former at lr x this", above(0));
@@ -120,7 +120,7 @@ void TrainSection::bind(Binder& b) {
   bind_enum(b, "tag_source", tag_source,
           "stage 1: what the tags are read from, max over its tokens: the Q-Former's queries, or the ViT's "
           "output patch tokens (needs vision.train)");
-  b.field("tag_vocab_size", tag_vocab_size, "stage 1: tags kept, most frequent first", at_least(1));
+  b.field("tag_vocab_size", tag_vocab_size, "stage 1: tags kept, most frequent first", between(1, 1 << 20));
   b.field("tag_min_count", tag_min_count, "stage 1: training captions a tag must appear in", at_least(1));
   b.field("max_bad_steps", max_bad_steps, "stop after this many non-finite steps in a row", at_least(1));
 }
@@ -128,7 +128,7 @@ void TrainSection::bind(Binder& b) {
 void ScheduleSection::bind(Binder& b) {
   b.field("log_every", log_every, "log training metrics every N steps", at_least(1));
   b.field("eval_every", eval_every, "validate every N steps, 0 = only at the end", at_least(0));
-  b.field("eval_batches", eval_batches, "validation batches per evaluation", at_least(1));
+  b.field("eval_batches", eval_batches, "validation batches per evaluation", between(1, 1 << 20));
   b.field("save_every", save_every, "write the latest checkpoint every N steps, 0 = only at the end", at_least(0));
   b.field("keep_checkpoints", keep_checkpoints, "step checkpoints kept besides best and latest", at_least(0));
   b.field("sample_captions", sample_captions, "stage 2: captions generated at each evaluation", at_least(0));
@@ -137,14 +137,14 @@ void ScheduleSection::bind(Binder& b) {
 void PromptSection::bind(Binder& b) {
   b.field("system", system, "system turn of the chat prompt");
   b.field("user", user, "user turns, one drawn at random per sample");
-  b.field("max_target_tokens", max_target_tokens, "caption tokens kept (truncation)", at_least(1));
+  b.field("max_target_tokens", max_target_tokens, "caption tokens kept (truncation)", between(1, 65536));
 }
 
 void GenerationSection::bind(Binder& b) {
-  b.field("max_new_tokens", max_new_tokens, "tokens generated at most", at_least(1));
+  b.field("max_new_tokens", max_new_tokens, "tokens generated at most", between(1, 65536));
   b.field("temperature", temperature, "sampling temperature, 0 = greedy", at_least(0));
   b.field("top_p", top_p, "nucleus sampling mass", between(0, 1));
-  b.field("top_k", top_k, "keep the k most likely tokens, 0 = off", at_least(0));
+  b.field("top_k", top_k, "keep the k most likely tokens, 0 = off", between(0, 1 << 20));
   b.field("repetition_penalty", repetition_penalty, "penalty on tokens already present, 1 = off", above(0));
 }
 
@@ -165,6 +165,11 @@ void RunConfig::validate() const {
   if (vision.path.empty() && vision.image_size % vision.patch_size != 0) {
     throw ConfigError("vision.image_size", str(vision.image_size, " is not a multiple of patch_size ",
                                                vision.patch_size));
+  }
+  if (const int64_t side = vision.image_size / vision.patch_size; side * side > 16384) {
+    throw ConfigError("vision.image_size", str(vision.image_size, " with patch_size ", vision.patch_size, " gives ",
+                                               side * side, " patches per image, more than 16384"),
+                      "use a smaller image_size or a larger patch_size");
   }
   if (!vision.stem_channels.empty()) {
     if (!vision.path.empty()) {
@@ -230,9 +235,10 @@ void RunConfig::validate() const {
 
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
   YAML::Node root = load_yaml_file(path);
-  for (const auto& o : overrides) apply_override(root, o);
+  Overrides applied;
+  for (const auto& o : overrides) applied.emplace_back(apply_override(root, o), o);
   RunConfig config;
-  read_yaml(root, path, [&](Binder& b) { config.bind(b); });
+  read_yaml(root, path, [&](Binder& b) { config.bind(b); }, applied);
   config.validate();
   return config;
 }

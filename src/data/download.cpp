@@ -3,6 +3,8 @@
 // name, renamed, then NNNNN_stats.json written atomically last: the stats file marks a complete
 // shard, so a rerun skips it and redoes any other from scratch. Keys (and so every file name) come
 // from the row index, never from a URL: nothing is written outside the output folder.
+// download.json records the input table (size, fingerprint) and the shard layout; a rerun with
+// another input or layout is refused, since it would skip complete shards holding other rows.
 #include "data/download.h"
 
 #include <chrono>
@@ -61,6 +63,79 @@ std::optional<ShardStats> read_stats(const fs::path& path) {
   }
 }
 
+// FNV-1a, 64 bits: the input table's fingerprint in download.json. data/ cannot link train/'s
+// CRC32C, and this needs no strength, only to tell one table from another.
+std::string fingerprint(const std::string& bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const char c : bytes) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+// What decides which row lands in which shard under which key, and how its image is made: a
+// rerun must agree on all of it, or complete shards would be skipped that hold other rows.
+// (--max-rows may change: shard k holds rows k*shard_size.. whatever the total, and a last
+// shard whose row count changed is redone.)
+nlohmann::json layout_of(const DownloadOptions& o) {
+  const std::string table = io::read_file(o.input);
+  return {{"input", {{"path", fs::absolute(o.input).lexically_normal().string()},
+                     {"size", table.size()},
+                     {"fnv1a64", fingerprint(table)}}},
+          {"shard_size", o.shard_size},
+          {"url_column", o.url_column},
+          {"caption_column", o.caption_column},
+          {"image_size", o.image_size},
+          {"resize_mode", o.resize_mode},
+          {"jpeg_quality", o.jpeg_quality}};
+}
+
+// The differences between a recorded layout and this run's, as "key: recorded here, now X".
+std::string layout_differences(const nlohmann::json& recorded, const nlohmann::json& now) {
+  std::string out;
+  for (const auto& [key, value] : now.items()) {
+    if (key == "input") {
+      const auto& was = recorded.value("input", nlohmann::json::object());
+      if (was.value("size", nlohmann::json()) != value["size"] || was.value("fnv1a64", nlohmann::json()) != value["fnv1a64"])
+        out += str(out.empty() ? "" : "; ", "the input table differs (", was.value("path", std::string("?")), ", ",
+                   was.value("size", nlohmann::json()).dump(), " bytes, was downloaded here; ", value["path"].get<std::string>(),
+                   " has ", value["size"].dump(), ")");
+    } else if (recorded.value(key, nlohmann::json()) != value) {
+      out += str(out.empty() ? "" : "; ", key, " ", recorded.value(key, nlohmann::json()).dump(), " here, ",
+                 value.dump(), " now");
+    }
+  }
+  return out;
+}
+
+// Writes download.json into a new output folder, or checks an existing folder was written by a
+// download with the same input and layout; throws FileError saying what differs and the fix.
+void check_layout(const DownloadOptions& o, const fs::path& out_dir) {
+  const nlohmann::json now = layout_of(o);
+  const fs::path record = out_dir / "download.json";
+  const std::string fix = "rerun with the options recorded in " + record.string() +
+                          ", or give another --output (or delete the folder to download again)";
+  if (fs::exists(record)) {
+    nlohmann::json recorded;
+    try {
+      recorded = nlohmann::json::parse(io::read_file(record.string()));
+    } catch (const nlohmann::json::exception& e) {
+      throw FileError(record.string(), str("unreadable download record: ", e.what()), fix);
+    }
+    const std::string diff = layout_differences(recorded, now);
+    if (!diff.empty()) throw FileError(o.output, "holds a download with another input or layout: " + diff, fix);
+    return;
+  }
+  for (const auto& e : fs::directory_iterator(out_dir)) {
+    const std::string name = e.path().filename().string();
+    if (e.path().extension() == ".tar" || name.find("_stats.json") != std::string::npos) {
+      throw FileError(o.output, "holds shards (" + name + ") but no download.json saying how they were made",
+                      "give another --output, or delete the folder to download again");
+    }
+  }
+  io::write_file_atomic(record.string(), now.dump(2) + "\n");
+}
+
 void add(DownloadReport& report, const ShardStats& s) {
   report.rows += s.count;
   report.successes += s.successes;
@@ -111,7 +186,7 @@ ShardStats download_shard(int64_t shard, const std::vector<TableRow>& rows, int6
   const fs::path tmp_path = out_dir / (name + ".tar.partial");
   ShardStats stats;
   stats.count = last - first;
-  {
+  try {
     TarWriter tar(tmp_path.string());
     for (const Entry& e : entries) {
       if (!e.kind.empty()) {
@@ -130,9 +205,15 @@ ShardStats download_shard(int64_t shard, const std::vector<TableRow>& rows, int6
                              {"original_height", e.image.original_height}};
       tar.add(e.key + ".jpg", e.image.jpeg);
       tar.add(e.key + ".txt", e.caption);
-      tar.add(e.key + ".json", meta.dump());
+      // The table reader refuses invalid UTF-8; replacing any that slipped through keeps one
+      // caption from losing the whole shard.
+      tar.add(e.key + ".json", meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
     tar.close();
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(tmp_path, ec);  // a rerun redoes the shard from scratch
+    throw;
   }
   io::fsync_path(tmp_path.string());
   fs::rename(tmp_path, tar_path);
@@ -165,7 +246,7 @@ void DownloadOptions::validate() const {
 }
 
 std::string DownloadReport::to_json() const {
-  nlohmann::json j = {{"rows", rows},           {"successes", successes},
+  nlohmann::json j = {{"rows", rows},           {"rows_skipped", rows_skipped}, {"successes", successes},
                       {"success_rate", success_rate()}, {"shards", shards},
                       {"shards_skipped", shards_skipped}, {"failures", failures},
                       {"seconds", seconds}};
@@ -176,6 +257,7 @@ std::string DownloadReport::summary() const {
   std::string out = str("downloaded ", successes, "/", rows, " images (", static_cast<int>(success_rate() * 1000) / 10.0,
                         "%) into ", shards, " shard(s)");
   if (shards_skipped > 0) out += str(", ", shards_skipped, " already complete");
+  if (rows_skipped > 0) out += str("; ", rows_skipped, " malformed table row(s) skipped");
   out += str(" in ", static_cast<int64_t>(seconds * 10) / 10.0, " s");
   if (!failures.empty()) {
     out += "; failures:";
@@ -190,13 +272,23 @@ DownloadReport download_dataset(const DownloadOptions& o) {
   TableColumns columns;
   columns.image = o.url_column;
   columns.caption = o.caption_column;
-  auto rows = read_table(o.input, columns);
+  columns.image_flag = "--url-column";
+  columns.caption_flag = "--caption-column";
+  TableRead table = read_table_rows(o.input, columns);
+  auto& rows = table.rows;
   if (o.max_rows > 0 && static_cast<int64_t>(rows.size()) > o.max_rows) rows.resize(static_cast<size_t>(o.max_rows));
+  DownloadReport report;
+  report.rows_skipped = static_cast<int64_t>(table.skipped.size());
+  for (size_t i = 0; i < std::min<size_t>(20, table.skipped.size()); ++i) log::warn("skipped ", table.skipped[i]);
+  if (table.skipped.size() > 20) log::warn("... and ", table.skipped.size() - 20, " more skipped rows");
   std::error_code ec;
   fs::create_directories(o.output, ec);
   if (!fs::is_directory(o.output)) throw FileError(o.output, "cannot create the output folder");
   const fs::path out_dir(o.output);
-  DownloadReport report;
+  check_layout(o, out_dir);
+  for (const auto& e : fs::directory_iterator(out_dir)) {
+    if (e.path().extension() == ".partial") fs::remove(e.path(), ec);  // a killed run's unfinished shard
+  }
   const auto n = static_cast<int64_t>(rows.size());
   report.shards = (n + o.shard_size - 1) / o.shard_size;
   for (int64_t shard = 0; shard < report.shards; ++shard) {

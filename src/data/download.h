@@ -1,7 +1,8 @@
 // `vlm download`: img2dataset's job in C++. Fetches a table of image URLs with many concurrent
 // connections (libcurl multi), checks, decodes, resizes and re-encodes each image as JPEG, and
 // writes webdataset shards (NNNNN.tar with KEY.jpg / KEY.txt / KEY.json) plus NNNNN_stats.json per
-// shard. Resumable: a shard whose stats file exists is complete and skipped.
+// shard. Resumable: a shard whose stats file exists is complete and skipped; download.json records
+// the input and layout, and a rerun that differs in either is refused.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +34,7 @@ struct DownloadOptions {
 
 struct DownloadReport {
   int64_t rows = 0;
+  int64_t rows_skipped = 0;           // malformed table rows (named in the log), not downloaded
   int64_t successes = 0;
   int64_t shards = 0;
   int64_t shards_skipped = 0;         // complete before this run

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "data/file_bytes.h"
 #include "data/image.h"
 #include "data/image_internal.h"
 
@@ -249,10 +250,14 @@ Image decode_webp(std::span<const uint8_t> bytes, const std::string& name) {
 
 void check_dimensions(int64_t width, int64_t height, const std::string& name) {
   if (width <= 0 || height <= 0) throw ImageError("corrupt", name, str("invalid size ", width, "x", height));
-  if (width > kMaxImageSide || height > kMaxImageSide || width * height > kMaxImagePixels) {
+  if (width > kMaxImageSide || height > kMaxImageSide) {
     throw ImageError("too_large", name,
-                     str("declared size ", width, "x", height, " exceeds the limit of ", kMaxImageSide,
-                         " per side and ", kMaxImagePixels, " pixels"));
+                     str("declared size ", width, "x", height, ": a side above the limit of ", kMaxImageSide, " pixels"));
+  }
+  if (width * height > kMaxImagePixels) {
+    throw ImageError("too_large", name,
+                     str("declared size ", width, "x", height, " is ", width * height, " pixels, above the limit of ",
+                         kMaxImagePixels));
   }
 }
 
@@ -357,24 +362,10 @@ Image decode_image(std::span<const uint8_t> bytes, const std::string& name, int 
   return decode_image(bytes, name, options);
 }
 
-std::vector<uint8_t> read_binary_file(const std::string& path) {
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
-  if (!file) throw FileError(path, "cannot open for reading");
-  std::vector<uint8_t> bytes;
-  if (std::fseek(file.get(), 0, SEEK_END) == 0) {
-    const long size = std::ftell(file.get());
-    if (size > 0) bytes.reserve(static_cast<size_t>(size));
-    std::rewind(file.get());
-  }
-  uint8_t buffer[65536];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), file.get())) > 0) bytes.insert(bytes.end(), buffer, buffer + n);
-  if (std::ferror(file.get())) throw FileError(path, "read error");
-  return bytes;
-}
+std::vector<uint8_t> read_binary_file(const std::string& path) { return read_regular_file(path); }
 
 Image decode_image_file(const std::string& path, const DecodeOptions& options) {
-  const std::vector<uint8_t> bytes = read_binary_file(path);
+  const std::vector<uint8_t> bytes = read_regular_file(path);  // bounded; special files refused
   return decode_image(bytes, path, options);
 }
 

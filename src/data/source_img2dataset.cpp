@@ -44,8 +44,12 @@ std::string lower_ext(const std::string& ext) {
 }
 
 void finish(Dataset& ds, std::map<std::string, SampleRef>& by_key, int64_t without_caption) {
+  std::vector<std::string> missing;  // keys with a caption or metadata but no image
   for (auto& [key, s] : by_key) {
-    if (s.path.empty()) continue;  // a caption without its image
+    if (s.path.empty()) {
+      if (!s.captions.empty()) missing.push_back(key);  // a caption (.txt) whose image is gone
+      continue;
+    }
     if (s.captions.empty()) {
       ++without_caption;
       continue;
@@ -54,6 +58,15 @@ void finish(Dataset& ds, std::map<std::string, SampleRef>& by_key, int64_t witho
   }
   if (without_caption > 0)
     ds.warnings.push_back(str(without_caption, " image(s) without a caption (.txt or .json \"caption\") left out"));
+  if (!missing.empty()) {
+    // A KEY.txt without its image: a file went missing after the download (a lone KEY.json may
+    // be a failed download's record, so it is not counted).
+    ds.left_out["missing_image"] = static_cast<int64_t>(missing.size());
+    std::string names;
+    for (size_t i = 0; i < std::min<size_t>(5, missing.size()); ++i) names += (i ? ", " : "") + missing[i];
+    ds.warnings.push_back(str(missing.size(), " sample(s) without their image file left out (", names,
+                              missing.size() > 5 ? ", ..." : "", ")"));
+  }
 }
 
 }  // namespace

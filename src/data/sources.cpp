@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 
+#include "data/file_bytes.h"
 #include "data/source_internal.h"
 #include "data/table.h"
 
@@ -37,10 +38,10 @@ bool has_numbered_image_folder(const fs::path& dir) {
   return false;
 }
 
-std::shared_ptr<Dataset> from_rows(const std::string& origin, const std::string& format, const std::vector<TableRow>& rows,
+std::shared_ptr<Dataset> from_rows(const std::string& origin, const std::string& format, const TableRead& table,
                                    const fs::path& base) {
   std::map<std::string, SampleRef> by_key;
-  for (const auto& row : rows) {
+  for (const auto& row : table.rows) {
     SampleRef& s = by_key[row.image];
     if (s.key.empty()) {
       s.key = row.image;
@@ -60,6 +61,13 @@ std::shared_ptr<Dataset> from_rows(const std::string& origin, const std::string&
   ds->format = format;
   ds->samples.reserve(by_key.size());
   for (auto& [key, s] : by_key) ds->samples.push_back(std::move(s));
+  if (!table.skipped.empty()) {
+    ds->left_out["bad_row"] = static_cast<int64_t>(table.skipped.size());
+    ds->warnings.push_back(str(table.skipped.size(), " table row(s) skipped:"));
+    constexpr size_t kNamed = 20;  // a table of millions of bad rows must not flood the terminal
+    for (size_t i = 0; i < std::min(kNamed, table.skipped.size()); ++i) ds->warnings.push_back("  " + table.skipped[i]);
+    if (table.skipped.size() > kNamed) ds->warnings.push_back(str("  ... and ", table.skipped.size() - kNamed, " more"));
+  }
   return ds;
 }
 
@@ -98,8 +106,8 @@ std::shared_ptr<Dataset> open_dataset(const DataSpec& spec) {
   const std::string format = spec.format == "auto" ? detect_format(spec.path) : spec.format;
   std::shared_ptr<Dataset> ds;
   if (format == "table" || format == "cc_tsv") {
-    const auto rows = read_table(spec.path, columns_of(spec), format == "cc_tsv" ? "cc_tsv" : "auto");
-    ds = from_rows(spec.path, format, rows, fs::path(spec.path).parent_path());
+    const auto table = read_table_rows(spec.path, columns_of(spec), format == "cc_tsv" ? "cc_tsv" : "auto");
+    ds = from_rows(spec.path, format, table, fs::path(spec.path).parent_path());
   } else if (format == "folder") {
     std::string table;
     for (const char* name : kCaptionFiles)
@@ -109,7 +117,7 @@ std::shared_ptr<Dataset> open_dataset(const DataSpec& spec) {
       }
     if (table.empty())
       throw FileError(spec.path, "no captions.jsonl, captions.csv, captions.tsv or captions.txt in the folder");
-    ds = from_rows(spec.path, format, read_table(table, columns_of(spec)), fs::path(spec.path));
+    ds = from_rows(spec.path, format, read_table_rows(table, columns_of(spec)), fs::path(spec.path));
   } else if (format == "files") {
     ds = open_img2dataset_files(spec.path);
   } else if (format == "webdataset") {
@@ -125,36 +133,20 @@ std::shared_ptr<Dataset> open_dataset(const DataSpec& spec) {
   return ds;
 }
 
-std::vector<uint8_t> read_file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw FileError(path, "cannot open");
-  const auto size = static_cast<std::streamsize>(in.tellg());
-  std::vector<uint8_t> bytes(static_cast<size_t>(std::max<std::streamsize>(size, 0)));
-  in.seekg(0);
-  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) throw FileError(path, "read error");
-  return bytes;
-}
+std::vector<uint8_t> read_file_bytes(const std::string& path) { return read_regular_file(path); }
 
 std::vector<uint8_t> read_bytes(const SampleRef& sample) {
   if (!sample.url.empty())
     throw SampleError("not_downloaded", sample.url + ": a URL (download the table first with `vlm download`)");
   std::error_code ec;
-  if (!fs::is_regular_file(sample.path, ec)) throw SampleError("missing", sample.path + ": no such file");
-  if (sample.member.empty()) {
-    try {
-      return read_file_bytes(sample.path);
-    } catch (const FileError& e) {
-      throw SampleError("unreadable", e.what());
-    }
+  if (!fs::exists(sample.path, ec)) throw SampleError("missing", sample.path + ": no such file");
+  try {
+    if (sample.member.empty()) return read_regular_file(sample.path);
+    return read_file_range(sample.path, sample.offset, sample.size);
+  } catch (const FileError& e) {
+    throw SampleError("unreadable", sample.member.empty() ? std::string(e.what())
+                                                          : str(e.what(), " (member '", sample.member, "')"));
   }
-  std::ifstream in(sample.path, std::ios::binary);
-  if (!in) throw SampleError("unreadable", sample.path + ": cannot open");
-  std::vector<uint8_t> bytes(static_cast<size_t>(std::max<int64_t>(sample.size, 0)));
-  in.seekg(sample.offset);
-  if (!in || (sample.size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), sample.size)))
-    throw SampleError("unreadable", str(sample.path, ": member '", sample.member, "' is cut short (", sample.size,
-                                        " bytes at offset ", sample.offset, ")"));
-  return bytes;
 }
 
 }  // namespace vlm::data

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,6 +55,9 @@ struct Dataset {
   std::string format;                       // the format it was read as (never "auto")
   std::vector<SampleRef> samples;           // sorted by key, keys unique
   std::vector<std::string> warnings;        // e.g. "shard 00003.tar: truncated after 412 members"
+  // Entries of the source that could not become samples, by reason: "bad_row" (a table row
+  // skipped, named in warnings), "missing_image" (img2dataset: a caption whose image file is absent).
+  std::map<std::string, int64_t> left_out;
   size_t size() const { return samples.size(); }
 };
 

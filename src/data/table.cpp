@@ -7,12 +7,66 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "core/error.h"
 
 namespace vlm::data {
 namespace {
+
+// A problem with one row: the row is left out and named, the rest of the table is read.
+struct RowError {
+  int64_t line;
+  std::string why;
+};
+
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool valid_utf8(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) { ++i; continue; }
+    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
+    else return false;
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+// Row-level checks every reader applies: an image field and UTF-8 text (a Latin-1 caption would
+// fail later, in JSON metadata or the tokenizer, far from the line that holds it).
+void check_row(const TableRow& row, const std::string& image_name) {
+  if (row.image.empty()) throw RowError{row.line, "empty image field '" + image_name + "'"};
+  if (!valid_utf8(row.image)) throw RowError{row.line, "the image field '" + image_name + "' is not valid UTF-8"};
+  for (const auto& c : row.captions)
+    if (!valid_utf8(c)) throw RowError{row.line, "the caption is not valid UTF-8 (Latin-1? re-encode the table as UTF-8)"};
+  for (const auto& qa : row.qa)
+    if (!valid_utf8(qa.question) || !valid_utf8(qa.answer)) throw RowError{row.line, "a 'qa' item is not valid UTF-8"};
+}
+
+// Runs read_row(); a RowError leaves the row out, named in `skipped` as "PATH: line N: why".
+template <typename ReadRow>
+void keep_or_skip(const std::string& path, TableRead& out, const ReadRow& read_row) {
+  try {
+    if (auto row = read_row()) out.rows.push_back(std::move(*row));
+  } catch (const RowError& e) {
+    out.skipped.push_back(str(path, ": line ", e.line, ": ", e.why));
+  }
+}
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -70,8 +124,7 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-std::vector<TableRow> rows_from_records(const std::string& path, const std::vector<CsvRecord>& records,
-                                        const TableColumns& columns) {
+TableRead rows_from_records(const std::string& path, const std::vector<CsvRecord>& records, const TableColumns& columns) {
   if (records.empty()) throw FileError(path, "the table is empty (expected a header line)");
   const auto& header = records[0].fields;
   const int image = find_column(header, columns.image, columns.image == "image" ? "url" : columns.image == "url" ? "image" : "");
@@ -79,94 +132,99 @@ std::vector<TableRow> rows_from_records(const std::string& path, const std::vect
   const int split = find_column(header, "split", "");
   if (image < 0)
     throw FileError(path, str("line 1: no image column '", columns.image, "' (columns: ", join(header), ")"),
-                    "name it with --image-column (data.image_column)");
+                    "name it with " + columns.image_flag);
   if (caption < 0)
     throw FileError(path, str("line 1: no caption column '", columns.caption, "' (columns: ", join(header), ")"),
-                    "name it with --caption-column (data.caption_column)");
-  std::vector<TableRow> rows;
+                    "name it with " + columns.caption_flag);
+  TableRead out;
   for (size_t r = 1; r < records.size(); ++r) {
     const auto& rec = records[r];
     if (blank(rec.fields)) continue;
-    if (rec.fields.size() != header.size())
-      throw FileError(path, str("line ", rec.line, ": expected ", header.size(), " fields, found ", rec.fields.size()));
-    TableRow row;
-    row.line = rec.line;
-    row.image = rec.fields[image];
-    row.captions.push_back(rec.fields[caption]);
-    if (split >= 0) row.split = rec.fields[split];
-    if (row.image.empty()) throw FileError(path, str("line ", rec.line, ": empty image field '", header[image], "'"));
-    rows.push_back(std::move(row));
+    keep_or_skip(path, out, [&]() -> std::optional<TableRow> {
+      if (rec.fields.size() != header.size())
+        throw RowError{rec.line, str("expected ", header.size(), " fields, found ", rec.fields.size())};
+      TableRow row;
+      row.line = rec.line;
+      row.image = rec.fields[image];
+      row.captions.push_back(rec.fields[caption]);
+      if (split >= 0) row.split = rec.fields[split];
+      check_row(row, header[image]);
+      return row;
+    });
   }
-  return rows;
+  return out;
 }
 
-std::vector<QA> parse_qa(const nlohmann::json& j, const std::string& path, int64_t line) {
+std::vector<QA> parse_qa(const nlohmann::json& j, int64_t line) {
   std::vector<QA> out;
   if (j.is_null()) return out;
-  if (!j.is_array()) throw FileError(path, str("line ", line, ": 'qa' must be a list of {question, answer}"));
+  if (!j.is_array()) throw RowError{line, "'qa' must be a list of {question, answer}"};
   for (const auto& item : j) {
     if (!item.is_object() || !item.contains("question") || !item.contains("answer") || !item["question"].is_string() ||
         !item["answer"].is_string())
-      throw FileError(path, str("line ", line, ": each 'qa' item needs string 'question' and 'answer'"));
+      throw RowError{line, "each 'qa' item needs string 'question' and 'answer'"};
     out.push_back({item["question"].get<std::string>(), item["answer"].get<std::string>()});
   }
   return out;
 }
 
-std::vector<TableRow> read_jsonl(const std::string& path, const TableColumns& columns) {
+TableRead read_jsonl(const std::string& path, const TableColumns& columns) {
   const std::string text = read_text(path);
-  std::vector<TableRow> rows;
+  TableRead out;
   std::istringstream in(text);
   std::string line;
   int64_t number = 0;
   while (std::getline(in, line)) {
     ++number;
     if (std::all_of(line.begin(), line.end(), [](unsigned char c) { return std::isspace(c); })) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw FileError(path, str("line ", number, ": not valid JSON (", e.what(), ")"));
-    }
-    if (!j.is_object()) throw FileError(path, str("line ", number, ": expected a JSON object"));
-    TableRow row;
-    row.line = number;
-    std::string image_key = columns.image;
-    if (!j.contains(image_key) && columns.image == "image") image_key = "url";
-    if (!j.contains(image_key) && columns.image == "url") image_key = "image";
-    if (!j.contains(image_key) || !j[image_key].is_string() || j[image_key].get<std::string>().empty())
-      throw FileError(path, str("line ", number, ": no string field '", columns.image, "' with the image"),
-                      "name it with --image-column (data.image_column)");
-    row.image = j[image_key].get<std::string>();
-    for (const std::string& key : {columns.caption, std::string("captions")}) {
-      if (!j.contains(key)) continue;
-      const auto& c = j[key];
-      if (c.is_string()) {
-        row.captions.push_back(c.get<std::string>());
-      } else if (c.is_array()) {
-        for (const auto& item : c) {
-          if (!item.is_string()) throw FileError(path, str("line ", number, ": '", key, "' holds a non-string"));
-          row.captions.push_back(item.get<std::string>());
-        }
-      } else {
-        throw FileError(path, str("line ", number, ": '", key, "' must be a string or a list of strings"));
+    keep_or_skip(path, out, [&]() -> std::optional<TableRow> {
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(line);
+      } catch (const nlohmann::json::parse_error& e) {
+        throw RowError{number, str("not valid JSON (", e.what(), ")")};
       }
-      break;
-    }
-    if (j.contains(columns.qa)) row.qa = parse_qa(j[columns.qa], path, number);
-    if (row.captions.empty() && row.qa.empty())
-      throw FileError(path, str("line ", number, ": no caption field '", columns.caption, "' (nor 'captions', nor 'qa')"),
-                      "name it with --caption-column (data.caption_column)");
-    if (j.contains("split") && j["split"].is_string()) row.split = j["split"].get<std::string>();
-    rows.push_back(std::move(row));
+      if (!j.is_object()) throw RowError{number, "expected a JSON object"};
+      TableRow row;
+      row.line = number;
+      std::string image_key = columns.image;
+      if (!j.contains(image_key) && columns.image == "image") image_key = "url";
+      if (!j.contains(image_key) && columns.image == "url") image_key = "image";
+      if (!j.contains(image_key) || !j[image_key].is_string() || j[image_key].get<std::string>().empty())
+        throw RowError{number, str("no string field '", columns.image, "' with the image (name it with ",
+                                   columns.image_flag, ")")};
+      row.image = j[image_key].get<std::string>();
+      for (const std::string& key : {columns.caption, std::string("captions")}) {
+        if (!j.contains(key)) continue;
+        const auto& c = j[key];
+        if (c.is_string()) {
+          row.captions.push_back(c.get<std::string>());
+        } else if (c.is_array()) {
+          for (const auto& item : c) {
+            if (!item.is_string()) throw RowError{number, str("'", key, "' holds a non-string")};
+            row.captions.push_back(item.get<std::string>());
+          }
+        } else {
+          throw RowError{number, str("'", key, "' must be a string or a list of strings")};
+        }
+        break;
+      }
+      if (j.contains(columns.qa)) row.qa = parse_qa(j[columns.qa], number);
+      if (row.captions.empty() && row.qa.empty())
+        throw RowError{number, str("no caption field '", columns.caption, "' (nor 'captions', nor 'qa'; name it with ",
+                                   columns.caption_flag, ")")};
+      if (j.contains("split") && j["split"].is_string()) row.split = j["split"].get<std::string>();
+      check_row(row, image_key);
+      return row;
+    });
   }
-  return rows;
+  return out;
 }
 
 // Header-less two-column TSVs: Conceptual Captions (caption, url) and captions.txt (file, caption).
-std::vector<TableRow> read_two_column(const std::string& path, bool image_second) {
+TableRead read_two_column(const std::string& path, bool image_second) {
   const std::string text = read_text(path);
-  std::vector<TableRow> rows;
+  TableRead out;
   std::istringstream in(text);
   std::string line;
   int64_t number = 0;
@@ -174,18 +232,20 @@ std::vector<TableRow> read_two_column(const std::string& path, bool image_second
     ++number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
-    const auto fields = split_tabs(line);
-    if (fields.size() != 2)
-      throw FileError(path, str("line ", number, ": expected 2 tab-separated fields (",
-                                image_second ? "caption, url" : "filename, caption", "), found ", fields.size()));
-    TableRow row;
-    row.line = number;
-    row.image = image_second ? fields[1] : fields[0];
-    row.captions.push_back(image_second ? fields[0] : fields[1]);
-    if (row.image.empty()) throw FileError(path, str("line ", number, ": empty image field"));
-    rows.push_back(std::move(row));
+    keep_or_skip(path, out, [&]() -> std::optional<TableRow> {
+      const auto fields = split_tabs(line);
+      if (fields.size() != 2)
+        throw RowError{number, str("expected 2 tab-separated fields (", image_second ? "caption, url" : "filename, caption",
+                                   "), found ", fields.size())};
+      TableRow row;
+      row.line = number;
+      row.image = image_second ? fields[1] : fields[0];
+      row.captions.push_back(image_second ? fields[0] : fields[1]);
+      check_row(row, image_second ? "url" : "filename");
+      return row;
+    });
   }
-  return rows;
+  return out;
 }
 
 }  // namespace
@@ -263,7 +323,7 @@ std::vector<CsvRecord> parse_delimited(const std::string& text, char delimiter, 
   return records;
 }
 
-std::vector<TableRow> read_table(const std::string& path, const TableColumns& columns, const std::string& kind_in) {
+TableRead read_table_rows(const std::string& path, const TableColumns& columns, const std::string& kind_in) {
   if (!std::filesystem::is_regular_file(path)) throw FileError(path, "no such table file");
   const std::string kind = kind_in == "auto" ? table_kind(path) : kind_in;
   if (kind == "jsonl") return read_jsonl(path, columns);
@@ -272,6 +332,12 @@ std::vector<TableRow> read_table(const std::string& path, const TableColumns& co
   if (kind == "csv") return rows_from_records(path, parse_delimited(read_text(path), ',', true, path), columns);
   if (kind == "tsv") return rows_from_records(path, parse_delimited(read_text(path), '\t', false, path), columns);
   throw FileError(path, str("unknown table kind '", kind, "'"));
+}
+
+std::vector<TableRow> read_table(const std::string& path, const TableColumns& columns, const std::string& kind) {
+  TableRead read = read_table_rows(path, columns, kind);
+  if (!read.skipped.empty()) throw FileError(path, read.skipped.front().substr(path.size() + 2));
+  return std::move(read.rows);
 }
 
 }  // namespace vlm::data

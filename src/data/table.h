@@ -16,6 +16,9 @@ struct TableColumns {
   std::string image = "image";      // "url" is tried when this default is absent (and vice versa)
   std::string caption = "caption";  // a JSON list under "captions" is read too
   std::string qa = "qa";
+  // How the caller's user names these columns, for hints: `vlm download` has --url-column.
+  std::string image_flag = "--image-column (data.image_column)";
+  std::string caption_flag = "--caption-column (data.caption_column)";
 };
 
 struct TableRow {
@@ -30,8 +33,18 @@ struct TableRow {
 // "captions_txt" (filename TAB caption, no header). From the extension, then the first line.
 std::string table_kind(const std::string& path);
 
-// Reads every row; kind "auto" calls table_kind. Throws FileError "PATH: line N: ..." for
-// malformed input (unterminated quote, wrong field count, bad JSON, missing column, empty image).
+// The rows read, and those left out: "PATH: line N: why" for a row with a wrong field count, a
+// line that is not JSON, an empty image field, text that is not UTF-8, a malformed 'qa'.
+struct TableRead {
+  std::vector<TableRow> rows;
+  std::vector<std::string> skipped;
+};
+
+// Reads every row; kind "auto" calls table_kind. A bad row is skipped and named (one Latin-1
+// caption in three million rows must not stop a download); what spoils the whole table (no such
+// column, an unterminated quote, no header) throws FileError "PATH: line N: ...".
+TableRead read_table_rows(const std::string& path, const TableColumns& columns, const std::string& kind = "auto");
+// Strict: as read_table_rows, but the first bad row throws its FileError.
 std::vector<TableRow> read_table(const std::string& path, const TableColumns& columns, const std::string& kind = "auto");
 
 // True for http:// and https:// (case-insensitive scheme).

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "core/error.h"
 
@@ -54,32 +55,54 @@ bool checksum_ok(const std::array<char, kBlock>& h) {
   return stored == sum;
 }
 
-// Applies "LEN key=value\n" pax records to the next member's name / size.
-void parse_pax(const std::string& data, std::string& name, int64_t& size) {
+// A pax decimal: digits only, no sign, below 2^63; -1 otherwise.
+int64_t parse_decimal(const std::string& text) {
+  if (text.empty() || text.size() > 19) return -1;
+  int64_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return -1;
+    if (value > (std::numeric_limits<int64_t>::max() - (c - '0')) / 10) return -1;
+    value = value * 10 + (c - '0');
+  }
+  return value;
+}
+
+// Applies "LEN key=value\n" pax records to the next member's name / size. Returns "" or what is
+// wrong with the records (a size that is not a non-negative decimal, a malformed record).
+std::string parse_pax(const std::string& data, std::string& name, int64_t& size) {
   size_t pos = 0;
   while (pos < data.size()) {
     const size_t space = data.find(' ', pos);
-    if (space == std::string::npos) return;
-    const int64_t len = std::atoll(data.substr(pos, space - pos).c_str());
-    if (len <= 0 || pos + static_cast<size_t>(len) > data.size()) return;
-    const std::string record = data.substr(space + 1, pos + len - space - 2);  // without "\n"
+    if (space == std::string::npos) return "pax record without a length";
+    const int64_t len = parse_decimal(data.substr(pos, space - pos));
+    if (len <= 0 || static_cast<uint64_t>(len) > data.size() - pos || space + 1 >= pos + static_cast<size_t>(len) ||
+        data[pos + static_cast<size_t>(len) - 1] != '\n')
+      return str("malformed pax record at offset ", pos, " of the extended header");
+    const std::string record = data.substr(space + 1, pos + static_cast<size_t>(len) - space - 2);  // without "\n"
     const size_t eq = record.find('=');
     if (eq != std::string::npos) {
       const std::string key = record.substr(0, eq), value = record.substr(eq + 1);
       if (key == "path") name = value;
-      if (key == "size") size = std::atoll(value.c_str());
+      if (key == "size") {
+        size = parse_decimal(value);
+        if (size < 0) return str("pax size '", value.substr(0, 40), "' is not a byte count");
+      }
     }
-    pos += len;
+    pos += static_cast<size_t>(len);
   }
+  return {};
 }
 
 }  // namespace
 
 TarIndex index_tar(const std::string& path) {
+  std::error_code ec;
+  // Checked before opening: opening a FIFO would block, a directory "opens" with a huge size.
+  if (!std::filesystem::is_regular_file(path, ec)) throw FileError(path, "not a regular file (a tar shard expected)");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw FileError(path, "cannot open the tar shard");
-  std::error_code ec;
   const auto file_size = static_cast<int64_t>(std::filesystem::file_size(path, ec));
+  if (ec) throw FileError(path, "cannot read the size of the tar shard: " + ec.message());
   TarIndex index;
   std::string next_name;
   int64_t next_size = -1;
@@ -115,8 +138,10 @@ TarIndex index_tar(const std::string& path) {
       if (!prefix.empty()) name = prefix + "/" + name;
     }
     const int64_t data_offset = pos + kBlock;
+    // Every size is compared with what is left of the file (no sum can overflow: both terms are
+    // then within the file), so the offsets below stay inside it.
     if (type == 'x' || type == 'L' || type == 'g') {
-      if (data_offset + size > file_size || size > (int64_t{1} << 20)) {
+      if (size > file_size - data_offset || size > (int64_t{1} << 20)) {
         index.problem = str("truncated or oversized extended header at byte ", pos);
         break;
       }
@@ -124,20 +149,29 @@ TarIndex index_tar(const std::string& path) {
       in.seekg(data_offset);
       in.read(data.data(), size);
       if (type == 'L') next_name = field_string(data.data(), data.size());
-      if (type == 'x') parse_pax(data, next_name, next_size);
+      if (type == 'x') {
+        if (const std::string bad = parse_pax(data, next_name, next_size); !bad.empty()) {
+          index.problem = str(bad, " (extended header at byte ", pos, ")");
+          break;
+        }
+      }
     } else {
       if (!next_name.empty()) name = next_name;
       if (next_size >= 0) size = next_size;
       next_name.clear();
       next_size = -1;
       if (type == '0' || type == '\0' || type == '7') {
-        if (data_offset + size > file_size) {
+        if (size > file_size - data_offset) {
           index.problem = str("member '", name, "' truncated (", size, " bytes declared, ", file_size - data_offset,
                               " present)");
           break;
         }
         index.members.push_back({name, data_offset, size});
       }
+    }
+    if (size > file_size - data_offset) {
+      index.problem = str("entry '", name, "' at byte ", pos, " declares ", size, " bytes, past the end of the file");
+      break;
     }
     pos = data_offset + (size + kBlock - 1) / kBlock * kBlock;
   }

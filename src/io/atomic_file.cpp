@@ -40,6 +40,11 @@ void fsync_path(const std::string& path) {
 }
 
 void write_file_atomic(const std::string& path, std::string_view contents) {
+  std::error_code dir_ec;
+  if (fs::is_directory(path, dir_ec)) {
+    // rename(2) would fail only after the whole write, with an errno that names no cause.
+    throw FileError(path, "is a directory, not a file", "name a file to write, e.g. " + path + "/out");
+  }
   const std::string tmp = temp_name(path);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);

@@ -81,7 +81,16 @@ std::shared_ptr<const data::Dataset> open_configured_dataset(const config::RunCo
   spec.image_column = config.data.image_column;
   spec.caption_column = config.data.caption_column;
   spec.max_samples = config.data.max_samples;
-  return data::open_dataset(spec);
+  auto dataset = data::open_dataset(spec);
+  if (dataset->samples.empty()) {
+    std::string why;
+    for (const auto& [reason, n] : dataset->left_out) why += str(why.empty() ? " (" : ", ", n, " ", reason);
+    if (!why.empty()) why += ")";
+    throw FileError(config.data.path, str("holds no usable samples", why),
+                    dataset->warnings.empty() ? "check it with `vlm data stats --data " + config.data.path + "`"
+                                              : dataset->warnings.front());
+  }
+  return dataset;
 }
 
 std::vector<std::string> training_captions(const config::RunConfig& config) {

@@ -50,12 +50,13 @@ void derive_steps(config::RunConfig& config, const Task& task, const Distributed
 
 }  // namespace
 
-FitResult run_training(const config::RunConfig& given, bool resume) {
+FitResult run_training(const config::RunConfig& given, bool resume, const std::string& resume_checkpoint) {
   config::RunConfig config = given;
   config::make_paths_absolute(config);
   const DistEnv env = dist_env_from_environment();
   const std::string run_dir = run_dir_of(config);
-  if (!resume && fs::exists(run_dir + "/checkpoints/latest")) {
+  std::error_code ec;
+  if (!resume && !fs::is_empty(run_dir + "/checkpoints", ec) && !ec) {
     throw Error("run directory " + run_dir + " already holds checkpoints",
                 "continue it with --resume " + run_dir + ", or choose another run.name");
   }
@@ -91,6 +92,7 @@ FitResult run_training(const config::RunConfig& given, bool resume) {
     dist->broadcast_parameters(state);
   }
   Trainer trainer(config, run_dir, *task, dist.get());
+  if (!resume_checkpoint.empty()) trainer.set_resume_checkpoint(resume_checkpoint);
   Trainer::install_signal_handlers();
   FitResult result = trainer.fit();
   log::info("finished at step ", result.steps, result.interrupted ? " (interrupted)" : "",

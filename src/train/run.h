@@ -17,9 +17,9 @@ class Distributed;
 std::unique_ptr<Task> make_task(const config::RunConfig& config, Distributed* dist);
 
 // Creates or reuses out_dir/name, writes config.yaml and mirrors the log into train.log
-// (rank 0 only), builds everything and trains. With resume, continues from the latest
-// checkpoint of that directory.
-FitResult run_training(const config::RunConfig& config, bool resume);
+// (rank 0 only), builds everything and trains. With resume, continues from the newest complete
+// checkpoint of that directory, or from resume_checkpoint (one of its checkpoints) when given.
+FitResult run_training(const config::RunConfig& config, bool resume, const std::string& resume_checkpoint = {});
 
 std::string run_dir_of(const config::RunConfig& config);
 

@@ -240,10 +240,43 @@ void Trainer::save_checkpoint(int64_t step, bool is_best) {
       is_best);
 }
 
+std::optional<std::string> Trainer::pick_checkpoint() const {
+  if (!resume_checkpoint_.empty()) {
+    Checkpointer::verify(resume_checkpoint_, VerifyDepth::kContent);
+    if (auto newest = checkpointer_.newest_complete(); newest && *newest != resume_checkpoint_ &&
+                                                        fs::path(*newest).filename() > fs::path(resume_checkpoint_).filename()) {
+      log::warn("resuming from ", resume_checkpoint_, " as asked; the newer ", fs::path(*newest).filename().string(),
+                " is replaced when training reaches its step");
+    }
+    return resume_checkpoint_;
+  }
+  std::vector<std::string> rejected;
+  const auto newest = checkpointer_.newest_complete(&rejected);
+  for (const auto& why : rejected) log::warn("checkpoint ", why);
+  if (!newest) {
+    if (!rejected.empty()) {
+      throw Error(str("no complete checkpoint in ", checkpointer_.dir(), " to resume from (", rejected.size(),
+                      " damaged: ", rejected.front(), ")"),
+                  "start a new run (another run.name), or move the damaged checkpoints away to start this one over");
+    }
+    return std::nullopt;
+  }
+  std::error_code ec;
+  const fs::path latest = fs::read_symlink(checkpointer_.dir() + "/latest", ec);
+  if (ec || latest.filename() != fs::path(*newest).filename()) {
+    log::warn("resuming from the newest complete checkpoint ", *newest, ec ? " (there is no `latest`)"
+                                                                          : " instead of `latest` (" + latest.string() + ")");
+  }
+  return newest;
+}
+
 int64_t Trainer::restore_latest() {
-  const auto latest = checkpointer_.latest();
-  if (!latest) return 0;
-  const std::string& dir = *latest;
+  if (dist_ == nullptr || dist_->is_main()) {
+    for (const auto& name : checkpointer_.clean_leftovers()) log::warn("removed ", name, " left by an interrupted write");
+  }
+  const auto picked = pick_checkpoint();
+  if (!picked) return 0;
+  const std::string& dir = *picked;
   log::info("resuming from ", dir);
   const auto store = io::TensorStore::open(dir + "/model.safetensors");
   torch::NoGradGuard no_grad;

@@ -1,11 +1,13 @@
 // The training loop shared by every stage (STYLE.md #8): it reads top-down on one screen;
 // periodic work (logging, evaluation, checkpoints) lives in components that decide for
 // themselves whether this is their step. Resume is exact: weights, optimizer moments, the
-// schedule position, RNG state and the data position are restored from `latest`.
+// schedule position, RNG state and the data position are restored from the newest complete
+// checkpoint (train/checkpoint.h).
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "config/run_config.h"
@@ -33,12 +35,17 @@ class Trainer {
   Trainer(const config::RunConfig& config, std::string run_dir, Task& task, Distributed* dist);
   ~Trainer();
   FitResult fit();
+  // Resume from this checkpoint of the run instead of its newest complete one.
+  void set_resume_checkpoint(std::string dir) { resume_checkpoint_ = std::move(dir); }
 
   // Set by the SIGINT/SIGTERM handler (install_signal_handlers) to stop after the current step.
   static std::atomic<bool>& stop_requested();
   static void install_signal_handlers();
 
  private:
+  // The newest complete checkpoint (warning about each newer damaged one and when it is not
+  // `latest`), or the one set_resume_checkpoint named; nullopt to start fresh.
+  std::optional<std::string> pick_checkpoint() const;
   int64_t restore_latest();
   // One optimizer step; true when a stop was requested (on any rank) by the step's end.
   bool train_step(int64_t step);
@@ -57,6 +64,7 @@ class Trainer {
   std::unique_ptr<NanGuard> guard_;
   std::unique_ptr<MetricsLogger> logger_;
   Checkpointer checkpointer_;
+  std::string resume_checkpoint_;
   double best_val_loss_;
   // Running sums since the last log line.
   // Sums since the last log line stay on the device (fp64 scalars): read once per log line,

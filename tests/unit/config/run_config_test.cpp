@@ -84,7 +84,7 @@ TEST(RunConfig, WrongTypesAreRefused) {
 }
 
 TEST(RunConfig, OutOfRangeValuesAreRefused) {
-  EXPECT_EQ(config_error(kMinimal, {"train.batch_size=0"}), "config key 'train.batch_size': must be >= 1, got 0");
+  EXPECT_EQ(config_error(kMinimal, {"train.batch_size=0"}), "config key 'train.batch_size': must be >= 1 and <= 65536, got 0");
   EXPECT_EQ(config_error(kMinimal, {"train.lr=0"}), "config key 'train.lr': must be > 0, got 0");
   EXPECT_EQ(config_error(kMinimal, {"data.val_fraction=1.5"}),
             "config key 'data.val_fraction': must be >= 0 and <= 0.9, got 1.5");
@@ -113,7 +113,7 @@ TEST(RunConfig, CrossFieldChecks) {
             "config key 'vision.stem_channels': is for a ViT built from scratch, but vision.path loads one");
   EXPECT_EQ(config_error(kMinimal, {"train.tag_weight=-1"}), "config key 'train.tag_weight': must be >= 0, got -1");
   EXPECT_EQ(config_error(kMinimal, {"train.tag_vocab_size=0"}),
-            "config key 'train.tag_vocab_size': must be >= 1, got 0");
+            "config key 'train.tag_vocab_size': must be >= 1 and <= 1048576, got 0");
   EXPECT_EQ(config_error(kMinimal, {"train.tag_weight=0.5", "train.tag_source=vision_patches"}),
             "config key 'train.tag_source': vision_patches teaches the ViT, but it is frozen (vision.train: false)");
 }
@@ -131,7 +131,7 @@ TEST(RunConfig, IntegerListsAreReadCheckedAndPrinted) {
   EXPECT_EQ(config_error(kMinimal, {"vision.stem_channels=[16, [2]]"}),
             "config key 'vision.stem_channels': expected every item to be an integer, got a list");
   EXPECT_EQ(config_error(kMinimal, {"vision.stem_channels=[16, 0]"}),
-            "config key 'vision.stem_channels': must be >= 1, got 0");
+            "config key 'vision.stem_channels': must be >= 1 and <= 4096, got 0");
 }
 
 TEST(RunConfig, SyntaxErrorNamesFileAndLine) {
