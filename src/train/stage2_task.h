@@ -15,6 +15,7 @@
 namespace vlm::train {
 
 class Distributed;
+class FeatureCache;  // train/feature_cache.h
 
 // The stage-2 model of a config: vision + Q-Former (stage 1) + a new adapter + the LM with LoRA.
 models::VisionLanguageModel build_vlm(const config::RunConfig& config);
@@ -46,6 +47,7 @@ class Stage2Task final : public Task {
   c10::Device device_;
   PromptBuilder prompts_;
   models::VisionLanguageModel model_{nullptr};
+  std::unique_ptr<FeatureCache> features_;  // vision.feature_cache: the frozen ViT's output, read not computed
   std::unique_ptr<BatchSource> train_, val_;
   std::vector<std::string> samples_;
 };
