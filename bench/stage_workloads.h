@@ -124,8 +124,8 @@ inline Workload stage2(const Args& a, const c10::Device& device) {
   Workload w;
   w.module = model.ptr();
   w.loss = [model, batch, count]() mutable {
-    const auto [logits, labels] = model->logits_and_labels(batch);
-    return train::causal_lm_loss(logits, labels, count);
+    const auto [logits, labels] = model->target_logits_and_labels(batch);
+    return train::target_lm_loss(logits, labels, count);
   };
   // configs/cc-*/stage2.yaml: AdamW, Q-Former at 1e-4, adapter and LoRA at 5e-4, clip 1.0.
   w.rules = {{.label = "qformer", .pattern = R"(^qformer\.)", .lr = 1e-4},
@@ -162,13 +162,15 @@ inline Training make_training(const Workload& w) {
 }
 
 // Runs `step` a.warmup times, then times a.steps of them, waiting for the device after each,
-// and returns the result line: median and mean step time, samples/s, peak memory of the timed steps.
+// and returns the result line: median and mean step time, samples/s, CPU seconds per step (getrusage: every
+// thread, so a shared machine's waiting does not count), peak memory of the timed steps.
 inline nlohmann::json time_steps(const std::function<void()>& step, const Args& a, const c10::Device& device,
                                  const std::string& impl) {
   for (int64_t i = 0; i < a.warmup; ++i) step();
   accelerator::synchronize(device);
   accelerator::reset_peak_memory(device);
   std::vector<double> ms;
+  const double cpu0 = process_cpu_seconds();
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < a.steps; ++i) {
     const auto s = std::chrono::steady_clock::now();
@@ -177,6 +179,7 @@ inline nlohmann::json time_steps(const std::function<void()>& step, const Args& 
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
   }
   const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu_s = process_cpu_seconds() - cpu0;  // on a shared machine: the work, not the waiting
   const double step_ms = median(ms);
   return {{"impl", impl},
           {"what", a.stage == 1 ? "stage1" : "stage2"},
@@ -188,6 +191,9 @@ inline nlohmann::json time_steps(const std::function<void()>& step, const Args& 
           {"step_ms", step_ms},
           {"mean_step_ms", 1000.0 * total_s / static_cast<double>(std::max<int64_t>(1, a.steps))},
           {"samples_per_s", static_cast<double>(a.batch) * 1000.0 / std::max(1e-9, step_ms)},
+          {"cpu_s_per_step", cpu_s / static_cast<double>(std::max<int64_t>(1, a.steps))},
+          {"samples_per_cpu_s", static_cast<double>(a.batch * a.steps) / std::max(1e-9, cpu_s)},
+          {"load_1m", load_1m()},
           {"peak_gib", static_cast<double>(accelerator::peak_memory_bytes(device)) / (1024.0 * 1024.0 * 1024.0)},
           {"text_len", a.text_len},
           {"prompt_len", a.prompt_len},
