@@ -5,6 +5,8 @@
 # that a change in the machine's load hits both alike. Both print one JSON line with their step
 # time, CPU seconds per step (getrusage) and trainable parameter count; this script appends a
 # "ratio" line per case (PyTorch CPU s / vlm CPU s, median over rounds).
+# A case "STAGE:PRECISION:cached" gives vlm --cached-features (vision.feature_cache: the step reads
+# the frozen ViT's features instead of running it); the plain program always runs the ViT.
 #   bench/side_by_side.sh [BUILD_DIR]   env: ROUNDS=2 STEPS=5 WARMUP=2 THREADS=2 CASES="1:fp32 2:fp32 2:bf16"
 # Needs Debian's python3-torch (apt-get install python3-torch; a bench-time need, not in setup.sh).
 set -euo pipefail
@@ -22,22 +24,23 @@ export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$threads
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for c in $cases; do
-  stage=${c%%:*} precision=${c##*:}
+  IFS=: read -r stage precision variant <<< "$c"
   args=(--stage "$stage" --batch 8 --steps "$steps" --warmup "$warmup" --precision "$precision" --threads "$threads")
+  extra=()
+  [[ $variant == cached ]] && extra=(--cached-features)
   for ((r = 0; r < rounds; ++r)); do
-    "$build/bench/bench_stage_step" "${args[@]}" --device cpu | tee -a "$out"
-    "$py" "$here/python/plain_stage_step.py" "${args[@]}" | tee -a "$out"
+    "$build/bench/bench_stage_step" "${args[@]}" "${extra[@]}" --device cpu | sed "s/^{/{\"case\": \"$c\", /" | tee -a "$out"
+    "$py" "$here/python/plain_stage_step.py" "${args[@]}" | sed "s/^{/{\"case\": \"$c\", /" | tee -a "$out"
   done
 done
 "$py" - "$out" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-keys = sorted({(r["what"], r["precision"]) for r in rows})
-for what, precision in keys:
-    pick = lambda impl, f: [r[f] for r in rows if (r["what"], r["precision"], r["impl"]) == (what, precision, impl)]
+for case in dict.fromkeys(r["case"] for r in rows):
+    pick = lambda impl, f: [r[f] for r in rows if (r["case"], r["impl"]) == (case, impl)]
     vlm, pt = pick("cpp", "cpu_s_per_step"), pick("pytorch", "cpu_s_per_step")
     if vlm and pt:
-        print(json.dumps({"ratio": f"{what} {precision}", "vlm_cpu_s": statistics.median(vlm),
+        print(json.dumps({"ratio": case, "vlm_cpu_s": statistics.median(vlm),
                           "pytorch_cpu_s": statistics.median(pt),
                           "pytorch_over_vlm": statistics.median(pt) / statistics.median(vlm),
                           "vlm_step_ms": statistics.median(pick("cpp", "step_ms")),
