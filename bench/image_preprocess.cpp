@@ -6,6 +6,8 @@
 // the same files in the same run. Rates are per CPU-second of the working thread (per-core
 // throughput, robust on a shared machine) and per wall-clock second. Prints one JSON line.
 //   bench_image_preprocess [--images N] [--repeats R] [--width 500 --height 375] [--python PATH]
+//   bench_image_preprocess --dir /usr/share/backgrounds/mate/nature --repeats 10   (real photographs:
+//                          every *.jpg in DIR, e.g. Debian's mate-backgrounds, 1280x1024 to 2560x1920)
 // (--width 1000 --height 750 shows the reduced-scale decode of fast mode.)
 #include <algorithm>
 #include <chrono>
@@ -65,7 +67,7 @@ double json_number(const std::string& line, const std::string& key) {
 
 int main(int argc, char** argv) {
   int n_images = 200, repeats = 2, width = 500, height = 375;
-  std::string python = "/usr/bin/python3";
+  std::string python = "/usr/bin/python3", photo_dir;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--images") n_images = std::atoi(argv[i + 1]);
@@ -73,13 +75,28 @@ int main(int argc, char** argv) {
     else if (flag == "--python") python = argv[i + 1];
     else if (flag == "--width") width = std::atoi(argv[i + 1]);
     else if (flag == "--height") height = std::atoi(argv[i + 1]);
+    else if (flag == "--dir") photo_dir = argv[i + 1];
   }
-  const fs::path dir = fs::temp_directory_path() / ("vlm-bench-jpegs-" + std::to_string(width) + "x" + std::to_string(height) + "-" +
-                                                   std::to_string(n_images));
+  const fs::path dir = !photo_dir.empty() ? fs::path(photo_dir)
+                                           : fs::temp_directory_path() / ("vlm-bench-jpegs-" + std::to_string(width) + "x" +
+                                                                          std::to_string(height) + "-" + std::to_string(n_images));
   std::vector<std::string> files;
-  fs::create_directories(dir);
   size_t bytes = 0;
-  for (int i = 0; i < n_images; ++i) {
+  if (!photo_dir.empty()) {  // real photographs, as they are (the PIL side reads the same folder)
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.path().extension() == ".jpg") files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    if (files.empty()) {
+      std::fprintf(stderr, "bench_image_preprocess: no .jpg in %s (apt-get install mate-backgrounds)\n", photo_dir.c_str());
+      return 1;
+    }
+    for (const auto& f : files) bytes += fs::file_size(f);
+    n_images = static_cast<int>(files.size());
+    width = height = 0;  // various
+  } else {
+    fs::create_directories(dir);
+  }
+  for (int i = 0; photo_dir.empty() && i < n_images; ++i) {
     char name[32];
     std::snprintf(name, sizeof(name), "%05d.jpg", i);
     const fs::path path = dir / name;

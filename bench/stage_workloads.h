@@ -32,6 +32,10 @@ struct Args {
   int64_t batch = 8, steps = 20, warmup = 5, text_len = 32, prompt_len = 32, target_len = 24;
   std::string device = "auto", precision = "bf16";
   int threads = 0;
+  bool frozen_bf16 = false;
+  // vision.feature_cache: the frozen ViT's features computed once, stored in bf16 (the cache's
+  // default) and upcast every step, as the trainer reads cached rows; the step never runs the ViT.
+  bool cached_features = false;  // stage 2: the frozen ViT and LM linear weights stored in bf16 (autocast casts no copy)
 };
 
 inline Args parse(int argc, char** argv) {
@@ -53,6 +57,8 @@ inline Args parse(int argc, char** argv) {
     else if (k == "--device") a.device = next();
     else if (k == "--precision") a.precision = next();
     else if (k == "--threads") a.threads = std::stoi(next());
+    else if (k == "--frozen-bf16") a.frozen_bf16 = true;
+    else if (k == "--cached-features") a.cached_features = true;
     else throw std::invalid_argument("unknown option " + k);
   }
   if (a.stage != 1 && a.stage != 2) throw std::invalid_argument("--stage is 1 or 2");
@@ -78,10 +84,13 @@ inline Workload stage1(const Args& a, const c10::Device& device) {
   const auto pixels = torch::randn({a.batch, 3, 224, 224}, torch::TensorOptions(device));
   const auto ids = torch::randint(1000, 30000, {a.batch, a.text_len}, torch::TensorOptions(torch::kLong).device(device));
   const auto mask = torch::ones_like(ids);
+  at::Tensor cached;  // (B, 197, 768) bf16
+  if (a.cached_features) cached = model->vision_features(pixels).to(torch::kBFloat16);
   Workload w;
   w.module = model;
-  w.loss = [model, pixels, ids, mask]() mutable {
-    const at::Tensor feats = model->vision_features(pixels);      // (B, 197, 768), no grad
+  w.loss = [model, pixels, ids, mask, cached]() mutable {
+    const at::Tensor feats = cached.defined() ? cached.to(torch::kFloat)
+                                              : model->vision_features(pixels);  // (B, 197, 768), no grad
     const at::Tensor image = model->qformer->image_embeds(feats);  // (B, 32, 256)
     const at::Tensor txt = model->qformer->text_embed(ids, mask);  // (B, 256)
     const at::Tensor pooled = torch::nn::functional::normalize(image.mean(1), torch::nn::functional::NormalizeFuncOptions().dim(-1));
@@ -113,6 +122,11 @@ inline Workload stage2(const Args& a, const c10::Device& device) {
   auto model = models::VisionLanguageModel(vit, qformer, models::Adapter(acfg), lm);
   model->to(device);
   model->train();
+  if (a.frozen_bf16) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->vision->parameters()) p.set_data(p.to(torch::kBFloat16));
+    for (auto& [name, layer] : models::lora_linears(*model->lm)) layer->weight.set_data(layer->weight.to(torch::kBFloat16));
+  }
   auto ids = [&](int64_t len) {
     return torch::randint(100, 20000, {a.batch, len}, torch::TensorOptions(torch::kLong).device(device));
   };
@@ -120,12 +134,18 @@ inline Workload stage2(const Args& a, const c10::Device& device) {
                          torch::ones({a.batch, a.prompt_len}, torch::TensorOptions(torch::kLong).device(device)),
                          ids(a.target_len),
                          torch::ones({a.batch, a.target_len}, torch::TensorOptions(torch::kLong).device(device))};
+  if (a.cached_features) {
+    batch.vision_features = models::vision_features(*model->vision, batch.pixel_values).to(torch::kBFloat16);
+    batch.pixel_values = at::Tensor();
+  }
   const auto count = torch::full({}, a.batch * a.target_len, torch::TensorOptions(torch::kLong).device(device));
   Workload w;
   w.module = model.ptr();
   w.loss = [model, batch, count]() mutable {
-    const auto [logits, labels] = model->logits_and_labels(batch);
-    return train::causal_lm_loss(logits, labels, count);
+    models::VlmBatch b = batch;
+    if (b.vision_features.defined()) b.vision_features = b.vision_features.to(torch::kFloat);  // as Stage2Task reads rows
+    const auto [logits, labels] = model->target_logits_and_labels(b);
+    return train::target_lm_loss(logits, labels, count);
   };
   // configs/cc-*/stage2.yaml: AdamW, Q-Former at 1e-4, adapter and LoRA at 5e-4, clip 1.0.
   w.rules = {{.label = "qformer", .pattern = R"(^qformer\.)", .lr = 1e-4},
@@ -162,13 +182,15 @@ inline Training make_training(const Workload& w) {
 }
 
 // Runs `step` a.warmup times, then times a.steps of them, waiting for the device after each,
-// and returns the result line: median and mean step time, samples/s, peak memory of the timed steps.
+// and returns the result line: median and mean step time, samples/s, CPU seconds per step (getrusage: every
+// thread, so a shared machine's waiting does not count), peak memory of the timed steps.
 inline nlohmann::json time_steps(const std::function<void()>& step, const Args& a, const c10::Device& device,
                                  const std::string& impl) {
   for (int64_t i = 0; i < a.warmup; ++i) step();
   accelerator::synchronize(device);
   accelerator::reset_peak_memory(device);
   std::vector<double> ms;
+  const double cpu0 = process_cpu_seconds();
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < a.steps; ++i) {
     const auto s = std::chrono::steady_clock::now();
@@ -177,6 +199,7 @@ inline nlohmann::json time_steps(const std::function<void()>& step, const Args& 
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
   }
   const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu_s = process_cpu_seconds() - cpu0;  // on a shared machine: the work, not the waiting
   const double step_ms = median(ms);
   return {{"impl", impl},
           {"what", a.stage == 1 ? "stage1" : "stage2"},
@@ -188,6 +211,9 @@ inline nlohmann::json time_steps(const std::function<void()>& step, const Args& 
           {"step_ms", step_ms},
           {"mean_step_ms", 1000.0 * total_s / static_cast<double>(std::max<int64_t>(1, a.steps))},
           {"samples_per_s", static_cast<double>(a.batch) * 1000.0 / std::max(1e-9, step_ms)},
+          {"cpu_s_per_step", cpu_s / static_cast<double>(std::max<int64_t>(1, a.steps))},
+          {"samples_per_cpu_s", static_cast<double>(a.batch * a.steps) / std::max(1e-9, cpu_s)},
+          {"load_1m", load_1m()},
           {"peak_gib", static_cast<double>(accelerator::peak_memory_bytes(device)) / (1024.0 * 1024.0 * 1024.0)},
           {"text_len", a.text_len},
           {"prompt_len", a.prompt_len},

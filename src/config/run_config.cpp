@@ -33,7 +33,7 @@ void VisionSection::bind(Binder& b) {
   b.field("train", train, "train the ViT too (only sensible from scratch, as in the demo)");
   b.field("lr", lr, "stage 2 with train: the ViT's learning rate; 0 = train.lr", at_least(0.0));
   b.field("feature_cache", feature_cache,
-          "stage 1, frozen ViT: folder where its features are computed once and read every epoch; empty = off");
+          "stage 1 or 2, frozen ViT: folder where its features are computed once and read every epoch; empty = off");
   b.field("feature_cache_dtype", feature_cache_dtype, "feature cache storage: bf16 | fp16 | fp32 (exact, 2x disk)",
           {"bf16", "fp16", "fp32"});
 }
@@ -205,8 +205,9 @@ void RunConfig::validate() const {
   if (!vision.feature_cache.empty()) {
     // Cached features are right only when every epoch would have computed the same ones.
     const char* off = "or turn the cache off with vision.feature_cache: \"\"";
-    if (train.stage != Stage::kStage1)
-      throw ConfigError("vision.feature_cache", str("is for stage 1 only, got stage ", train.stage), off);
+    if (train.stage != Stage::kStage1 && train.stage != Stage::kStage2)
+      throw ConfigError("vision.feature_cache",
+                        str("is for the stages with a ViT (stage1, stage2), got stage ", train.stage), off);
     if (vision.train)
       throw ConfigError("vision.feature_cache", "cannot cache a ViT that is being trained (vision.train: true)",
                         str("set vision.train: false, ", off));

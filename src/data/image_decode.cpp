@@ -94,12 +94,18 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& name, int m
   check_jpeg_frame(width, height, name);
   int out_w = width, out_h = height;
   if (min_side_hint > 0) {
-    for (int denom : {8, 4, 2}) {  // the smallest scale that keeps both sides >= the hint
-      const int w = (width + denom - 1) / denom, h = (height + denom - 1) / denom;
-      if (w >= min_side_hint && h >= min_side_hint) {
+    // The smallest of libjpeg-turbo's DCT scales (M/8, M = 1..8: the IDCT itself outputs fewer
+    // pixels) that keeps both sides >= the hint: a 500x375 photo for 224 decodes at 5/8
+    // (313x235), not at full size as with powers of two only.
+    int n = 0;
+    const tjscalingfactor* factors = tjGetScalingFactors(&n);
+    for (int i = 0; factors != nullptr && i < n; ++i) {
+      const tjscalingfactor f = factors[i];
+      if (f.num > f.denom) continue;  // upscaling
+      const int w = TJSCALED(width, f), h = TJSCALED(height, f);
+      if (w >= min_side_hint && h >= min_side_hint && int64_t{w} * h < int64_t{out_w} * out_h) {
         out_w = w;
         out_h = h;
-        break;
       }
     }
   }

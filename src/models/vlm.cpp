@@ -15,9 +15,12 @@ void VisionLanguageModelImpl::set_train_vision(bool train) {
 }
 
 at::Tensor VisionLanguageModelImpl::image_tokens(const at::Tensor& pixel_values) {
-  const at::Tensor feats = vision_features(*vision, pixel_values);  // (B, 1 + P, Dv)
-  const at::Tensor queries = qformer->forward_image(feats);  // (B, Q, Dq)
-  return adapter->forward(queries);                          // (B, Q, D)
+  return image_tokens_from_features(vision_features(*vision, pixel_values));  // (B, 1 + P, Dv) -> (B, Q, D)
+}
+
+at::Tensor VisionLanguageModelImpl::image_tokens_from_features(const at::Tensor& features) {
+  const at::Tensor queries = qformer->forward_image(features);  // (B, Q, Dq)
+  return adapter->forward(queries);                             // (B, Q, D)
 }
 
 at::Tensor move_prompt_padding_first(const at::Tensor& x, const at::Tensor& prompt_mask, int64_t Q) {
@@ -33,7 +36,8 @@ at::Tensor move_prompt_padding_first(const at::Tensor& x, const at::Tensor& prom
 }
 
 VlmSequence VisionLanguageModelImpl::build(const VlmBatch& batch) {
-  const at::Tensor image = image_tokens(batch.pixel_values);  // (B, Q, D)
+  const at::Tensor image = batch.vision_features.defined() ? image_tokens_from_features(batch.vision_features)
+                                                           : image_tokens(batch.pixel_values);  // (B, Q, D)
   const int64_t B = image.size(0), Q = image.size(1);
   const at::Tensor prompt = lm->embed(batch.prompt_ids).to(image.scalar_type());  // (B, Tp, D)
   std::vector<at::Tensor> parts = {image, prompt};
@@ -57,6 +61,21 @@ std::pair<at::Tensor, at::Tensor> VisionLanguageModelImpl::logits_and_labels(con
   in.inputs_embeds = seq.embeds;
   in.attention_mask = seq.mask;
   return {lm->forward(in).logits, seq.labels};  // (B, L, V), (B, L)
+}
+
+std::pair<at::Tensor, at::Tensor> VisionLanguageModelImpl::target_logits_and_labels(const VlmBatch& batch) {
+  TORCH_CHECK(batch.target_ids.defined() && batch.target_ids.dim() == 2 && batch.target_ids.size(1) > 0,
+              "target_logits_and_labels needs target_ids (B, Tt) with Tt > 0");
+  const VlmSequence seq = build(batch);
+  DecoderInput in;
+  in.inputs_embeds = seq.embeds;
+  in.attention_mask = seq.mask;
+  in.compute_logits = false;
+  const at::Tensor hidden = lm->forward(in).last_hidden_state;  // (B, L, D)
+  const int64_t L = hidden.size(1), Tt = batch.target_ids.size(1);
+  // Target token j sits at column L - Tt + j and is predicted by column L - Tt - 1 + j.
+  const at::Tensor logits = lm->lm_logits(hidden.narrow(1, L - Tt - 1, Tt));  // (B, Tt, V)
+  return {logits, seq.labels.narrow(1, L - Tt, Tt)};                            // (B, Tt, V), (B, Tt)
 }
 
 GenerationOutput VisionLanguageModelImpl::generate(const VlmBatch& batch, const GenerationConfig& config) {

@@ -23,6 +23,9 @@ struct VlmBatch {
   at::Tensor prompt_mask;   // (B, Tp) 1 = token
   at::Tensor target_ids;    // (B, Tt) right-padded (empty (B, 0) for generation)
   at::Tensor target_mask;   // (B, Tt)
+  // (B, 1 + P, Dv) the frozen ViT's output for these images (train::FeatureCache); when defined,
+  // pixel_values is not read and may be undefined.
+  at::Tensor vision_features;
 };
 
 struct VlmSequence {
@@ -39,10 +42,19 @@ class VisionLanguageModelImpl : public torch::nn::Module {
   void set_train_vision(bool train);
   // (B, 3, H, W) -> (B, Q, D).
   at::Tensor image_tokens(const at::Tensor& pixel_values);
+  // The same from the ViT's output (B, 1 + P, Dv), e.g. cached features: Q-Former and adapter only.
+  at::Tensor image_tokens_from_features(const at::Tensor& features);
   // The LM input for a batch: image tokens + prompt + target embeddings, mask and labels.
   VlmSequence build(const VlmBatch& batch);
   // LM logits (B, L, V) and labels of a batch (loss left to the caller: train::causal_lm_loss).
   std::pair<at::Tensor, at::Tensor> logits_and_labels(const VlmBatch& batch);
+  // The same loss's inputs, computed only where the loss reads them: the LM head runs at the Tt
+  // positions that predict a target token (the target starts at the same column in every row:
+  // padding sits before the image and after the target), so logits (B, Tt, V) and labels
+  // (B, Tt) are aligned, logits[:, j] predicting labels[:, j] (-100 on right padding). For
+  // train::target_lm_loss; equal to causal_lm_loss over logits_and_labels, at Tt / (Q + Tp + Tt)
+  // of the head's work.
+  std::pair<at::Tensor, at::Tensor> target_logits_and_labels(const VlmBatch& batch);
   // Continues image + prompt (target ignored) with the LM's KV-cache generation.
   GenerationOutput generate(const VlmBatch& batch, const GenerationConfig& config);
 

@@ -58,16 +58,26 @@ LmTask::LmTask(const config::RunConfig& config, Distributed* dist)
 
 std::vector<ParamRule> LmTask::param_rules() const { return {{.label = "lm", .pattern = ".*"}}; }
 
-at::Tensor LmTask::loss_of(const inference::TokenBatch& t, const at::Tensor& count) {
+at::Tensor prompt_target_loss(models::DecoderLMImpl& lm, const inference::TokenBatch& t, const at::Tensor& count) {
   models::DecoderInput in;
-  in.input_ids = torch::cat({t.prompt_ids, t.target_ids}, 1).to(device_);       // (B, Tp + Tt)
-  in.attention_mask = torch::cat({t.prompt_mask, t.target_mask}, 1).to(device_);  // (B, Tp + Tt)
-  const at::Tensor labels = torch::cat({torch::full_like(t.prompt_ids, kIgnoreIndex),
-                                        t.target_ids.masked_fill(t.target_mask == 0, kIgnoreIndex)},
-                                       1).to(device_);
+  in.input_ids = torch::cat({t.prompt_ids, t.target_ids}, 1);       // (B, Tp + Tt)
+  in.attention_mask = torch::cat({t.prompt_mask, t.target_mask}, 1);  // (B, Tp + Tt)
+  in.compute_logits = false;
+  // The target starts at column Tp in every row (prompts are left-padded, targets right-padded):
+  // the LM head runs only at the Tt columns Tp - 1 .. Tp + Tt - 2 that predict it.
+  const int64_t Tp = t.prompt_ids.size(1), Tt = t.target_ids.size(1);
+  TORCH_CHECK(Tp > 0, "prompt_target_loss needs a prompt of at least one token");
+  const at::Tensor targets = t.target_ids.masked_fill(t.target_mask == 0, kIgnoreIndex);  // (B, Tt)
+  const at::Tensor hidden = lm.forward(in).last_hidden_state;        // (B, Tp + Tt, D)
+  const at::Tensor logits = lm.lm_logits(hidden.narrow(1, Tp - 1, Tt));  // (B, Tt, V)
+  return target_lm_loss(logits, targets, count.defined() ? count : targets.ne(kIgnoreIndex).sum().clamp_min(1));
+}
+
+at::Tensor LmTask::loss_of(const inference::TokenBatch& t, const at::Tensor& count) {
+  const inference::TokenBatch on_device{t.prompt_ids.to(device_), t.prompt_mask.to(device_), t.target_ids.to(device_),
+                             t.target_mask.to(device_)};
   compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
-  const at::Tensor logits = model_->forward(in).logits;  // (B, T, V)
-  return causal_lm_loss(logits, labels, count.defined() ? count : count_supervised_tokens(labels).clamp_min(1));
+  return prompt_target_loss(*model_, on_device, count);
 }
 
 StepResult LmTask::forward_backward(int64_t step, int64_t grad_accum) {

@@ -14,6 +14,12 @@ namespace vlm::train {
 
 class Distributed;
 
+// The LM stage's loss of a token batch already on the model's device: prompt + target through
+// `lm`, the LM head only at the Tt positions that predict a target token, the summed
+// cross-entropy divided by `count` (undefined: this batch's target tokens). Equal to
+// causal_lm_loss over the full logits (tests/unit/decoder/target_logits_test.cpp).
+at::Tensor prompt_target_loss(models::DecoderLMImpl& lm, const inference::TokenBatch& t, const at::Tensor& count = {});
+
 class LmTask final : public Task {
  public:
   LmTask(const config::RunConfig& config, Distributed* dist);

@@ -177,20 +177,59 @@ at::Tensor tag_loss(const at::Tensor& tag_logits, const at::Tensor& targets) {
   return F::binary_cross_entropy_with_logits(logits, targets.to(logits.scalar_type()), options).sum(1).mean();
 }
 
+namespace {
+
+// sum over the rows with a target of logsumexp(logits[i]) - logits[i, target[i]], with a backward
+// that writes softmax - one_hot into one (N, V) buffer. F::cross_entropy keeps its log_softmax
+// output (N, V) alive beside the logits for backward and allocates two more (N, V) tensors there
+// (nll_loss's and log_softmax's gradients); at the LM head's width (V = 49152) those are the step's
+// largest tensors.
+struct SummedTokenCrossEntropy : torch::autograd::Function<SummedTokenCrossEntropy> {
+  // logits (N, V) fp32 or double, targets (N,) int64 with kIgnoreIndex on rows without a target.
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& targets) {
+    const at::Tensor valid = targets.ne(kIgnoreIndex);                   // (N,)
+    const at::Tensor index = targets.masked_fill(valid.logical_not(), 0).unsqueeze(1);  // (N, 1)
+    const at::Tensor lse = at::logsumexp(logits, /*dim=*/{1});           // (N,)
+    const at::Tensor nll = lse - logits.gather(1, index).squeeze(1);      // (N,)
+    ctx->save_for_backward({logits, index, valid, lse});
+    return at::where(valid, nll, at::zeros_like(nll)).sum();  // where, not *: an ignored row may be inf
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &logits = saved[0], &index = saved[1], &valid = saved[2], &lse = saved[3];
+    at::Tensor grad = (logits - lse.unsqueeze(1)).exp_();  // (N, V) softmax, the one allocation
+    grad.scatter_add_(1, index, at::full_like(lse, -1.0).unsqueeze(1));  // - one_hot(target)
+    grad.mul_((valid.to(grad.scalar_type()) * grad_out[0].to(grad.scalar_type())).unsqueeze(1));  // ignored rows: 0
+    return {grad, at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor target_lm_loss(const at::Tensor& logits, const at::Tensor& targets, const at::Tensor& num_supervised_tokens) {
+  TORCH_CHECK(logits.dim() >= 2 && targets.dim() == logits.dim() - 1 &&
+                  targets.sizes() == logits.sizes().slice(0, logits.dim() - 1),
+              "target_lm_loss: logits must be (..., V) and targets the same leading shape, got ", logits.sizes(),
+              " and ", targets.sizes());
+  const NoAutocast no_autocast;
+  const int64_t vocab = logits.size(-1);
+  const at::Tensor predicted = logits.reshape({-1, vocab}).to(loss_dtype(logits));  // (N, V)
+  const at::Tensor target = targets.reshape({-1}).to(at::kLong);                     // (N,)
+  const at::Tensor total = SummedTokenCrossEntropy::apply(predicted, target);
+  // A batch with no supervised token contributes 0, not 0/0.
+  return total / num_supervised_tokens.to(total.device(), total.scalar_type()).clamp_min(1.0);
+}
+
 at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& num_supervised_tokens) {
   TORCH_CHECK(logits.dim() == 3 && labels.dim() == 2 && logits.size(0) == labels.size(0) &&
                   logits.size(1) == labels.size(1),
               "causal_lm_loss: logits must be (B, T, V) and labels (B, T), got ", logits.sizes(), " and ",
               labels.sizes());
-  const NoAutocast no_autocast;
   const int64_t steps = logits.size(1) - 1;
-  const int64_t vocab = logits.size(2);
-  const at::Tensor predicted = logits.narrow(1, 0, steps).reshape({-1, vocab}).to(loss_dtype(logits));  // (B*(T-1), V)
-  const at::Tensor target = labels.narrow(1, 1, steps).reshape({-1}).to(at::kLong);           // (B*(T-1),)
-  const at::Tensor total = F::cross_entropy(
-      predicted, target, F::CrossEntropyFuncOptions().reduction(torch::kSum).ignore_index(kIgnoreIndex));
-  // A batch with no supervised token contributes 0, not 0/0.
-  return total / num_supervised_tokens.to(total.device(), total.scalar_type()).clamp_min(1.0);
+  // logits[:, t] predicts labels[:, t + 1].
+  return target_lm_loss(logits.narrow(1, 0, steps), labels.narrow(1, 1, steps), num_supervised_tokens);
 }
 
 at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, double num_supervised_tokens) {

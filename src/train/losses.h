@@ -89,6 +89,14 @@ at::Tensor tag_loss(const at::Tensor& tag_logits, const at::Tensor& targets);
 at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& num_supervised_tokens);
 at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, double num_supervised_tokens);
 
+// The same loss with the shift already done: logits (..., V) at the positions that predict a
+// token, targets (...) int64 with kIgnoreIndex where nothing is predicted; logits[..., j, :]
+// predicts targets[..., j]. What causal_lm_loss reduces to after its shift, for callers that
+// computed the LM head only at the positions that have a target (VisionLanguageModel's
+// target_logits_and_labels). Its backward allocates one (N, V) gradient (softmax - one_hot)
+// where F::cross_entropy's allocates two and keeps a third (log_softmax) alive from forward.
+at::Tensor target_lm_loss(const at::Tensor& logits, const at::Tensor& targets, const at::Tensor& num_supervised_tokens);
+
 // Supervised tokens after the shift: count of labels[:, 1:] != kIgnoreIndex, an int64 scalar
 // tensor on the labels' device (no sync). Sum it over micro-batches (and ranks:
 // supervised_tokens_in_batch in step_utils.h) before calling causal_lm_loss; with a count summed

@@ -13,6 +13,7 @@
 #include "models/peft.h"
 #include "inference/builders.h"
 #include "train/distributed.h"
+#include "train/feature_cache.h"
 #include "train/losses.h"
 #include "train/precision.h"
 #include "inference/vlm_bundle.h"
@@ -43,8 +44,12 @@ Stage2Task::Stage2Task(const config::RunConfig& config, Distributed* dist)
   model_->to(device_);
   const int rank = dist ? dist->rank() : 0, world = dist ? dist->world_size() : 1;
   const int64_t image_size = model_->vision->config().image_size;
-  train_ = make_batch_source(config, Split::kTrain, config.train.batch_size, rank, world, image_size);
-  val_ = make_batch_source(config, Split::kValidation, config.train.batch_size, 0, 1, image_size);
+  // The same cache as stage 1's (config validation refuses it with vision.train or data.augment).
+  if (!config.vision.feature_cache.empty())
+    features_ = FeatureCache::open_or_build(config, model_->vision, device_, rank);
+  train_ = make_batch_source(config, Split::kTrain, config.train.batch_size, rank, world, image_size,
+                             features_.get());
+  val_ = make_batch_source(config, Split::kValidation, config.train.batch_size, 0, 1, image_size, features_.get());
   log::info("stage 2: ", train_->samples(), " training samples, ", val_->samples(), " validation samples");
 }
 
@@ -61,9 +66,13 @@ std::vector<ParamRule> Stage2Task::param_rules() const {
 }
 
 models::VlmBatch Stage2Task::to_device(const ImageTextBatch& batch, const inference::TokenBatch& t) const {
-  return {train::to_device(batch.pixel_values, device_), train::to_device(t.prompt_ids, device_),
-          train::to_device(t.prompt_mask, device_), train::to_device(t.target_ids, device_),
-          train::to_device(t.target_mask, device_)};
+  models::VlmBatch b{{}, train::to_device(t.prompt_ids, device_), train::to_device(t.prompt_mask, device_),
+                     train::to_device(t.target_ids, device_), train::to_device(t.target_mask, device_), {}};
+  // Cached rows are bf16/fp16 (or fp32): upcasting is exact, and autocast casts down again where
+  // the run computes in bf16, as it would the ViT's own output (as stage 1 reads them).
+  if (batch.features.defined()) b.vision_features = train::to_device(batch.features, device_).to(torch::kFloat);
+  else b.pixel_values = train::to_device(batch.pixel_values, device_);
+  return b;
 }
 
 StepResult Stage2Task::forward_backward(int64_t step, int64_t grad_accum) {
@@ -85,9 +94,10 @@ StepResult Stage2Task::forward_backward(int64_t step, int64_t grad_accum) {
   at::Tensor total = torch::zeros({}, torch::TensorOptions(torch::kFloat).device(device_));
   for (const auto& b : micro) {
     compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
-    const auto [logits, labels] = model_->logits_and_labels(b);
+    // The LM head only where a target token is predicted (equal to the full computation).
+    const auto [logits, labels] = model_->target_logits_and_labels(b);
     // Gradients are averaged over ranks afterwards; the count already sums them: undo the mean.
-    const at::Tensor loss = causal_lm_loss(logits, labels, count) * ranks;
+    const at::Tensor loss = target_lm_loss(logits, labels, count) * ranks;
     loss.backward();
     total += loss.detach().to(torch::kFloat);  // stays on the device: the trainer reads it at log time
   }
@@ -112,16 +122,17 @@ std::map<std::string, double> Stage2Task::evaluate(int64_t step) {
     for (const auto& caption : batch.captions) rows.push_back({config_.prompt.user.front(), caption});
     const models::VlmBatch b = to_device(batch, prompts_.build(rows));
     compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
-    const auto [logits, labels] = model_->logits_and_labels(b);
-    loss_sum += causal_lm_loss(logits, labels, count_supervised_tokens(labels).clamp_min(1)).item<double>();
+    const auto [logits, labels] = model_->target_logits_and_labels(b);
+    loss_sum += target_lm_loss(logits, labels, labels.ne(kIgnoreIndex).sum().clamp_min(1)).item<double>();
     if (batches == 0 && config_.schedule.sample_captions > 0) {
       const int64_t n = std::min<int64_t>(config_.schedule.sample_captions, batch.size());
       models::GenerationConfig gen;
       gen.max_new_tokens = std::min<int64_t>(config_.generation.max_new_tokens, 40);
       gen.eos_token_ids = prompts_.stop_ids();
       gen.pad_token_id = prompts_.pad_id();
-      models::VlmBatch head{b.pixel_values.slice(0, 0, n), b.prompt_ids.slice(0, 0, n), b.prompt_mask.slice(0, 0, n),
-                            {}, {}};
+      auto first = [n](const at::Tensor& x) { return x.defined() ? x.slice(0, 0, n) : x; };
+      models::VlmBatch head{first(b.pixel_values), first(b.prompt_ids), first(b.prompt_mask), {}, {},
+                            first(b.vision_features)};
       const auto out = model_->generate(head, gen);
       for (int64_t i = 0; i < n; ++i) {
         samples_.push_back("[" + batch.keys[i] + "] " + prompts_.decode(out.tokens[i]) + "  (reference: " +

@@ -15,6 +15,7 @@
 namespace vlm::train {
 
 class Distributed;
+class FeatureCache;  // train/feature_cache.h
 
 // What each sample trains on at `step`: a question-answer pair (share data.vqa_ratio) or the
 // caption with a user prompt drawn from prompt.user; deterministic for (seed, step, key).
@@ -43,6 +44,7 @@ class Stage2Task final : public Task {
   c10::Device device_;
   inference::PromptBuilder prompts_;
   models::VisionLanguageModel model_{nullptr};
+  std::unique_ptr<FeatureCache> features_;  // vision.feature_cache: the frozen ViT's output, read not computed
   std::unique_ptr<BatchSource> train_, val_;
   std::vector<std::string> samples_;
 };

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include "core/accelerator.h"
@@ -51,6 +52,42 @@ TEST(TrainGpu, Stage1LossCurveMatchesCpu) {
     EXPECT_NEAR(gpu32[i], cpu[i], 1e-3 * std::abs(cpu[i]));
     EXPECT_NEAR(gpu16[i], cpu[i], 3e-2 * std::abs(cpu[i]));
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Issue 21's crash: `vlm train` on CUDA died with SIGSEGV after its final evaluation, so the
+// process never exited 0. Stage 1 (evaluation, checkpoint, export), the LM stage and stage 2 with
+// LoRA (evaluation with sample captions, checkpoint, export) each run to the end on the GPU and
+// exit 0, and the stage-2 export captions an image. Skips without a GPU.
+TEST(TrainGpu, Stage1AndStage2RunToCompletionAndExportsLoad) {
+  if (!torch::cuda::is_available() || !vlm::accelerator::built_with_cuda()) GTEST_SKIP() << "no CUDA device";
+  vlm::test::TempDir dir;
+  const auto data = vlm::test::make_tiny_demo_data(dir.path());
+  const std::string sections =
+      vlm::test::tiny_stage1_sections(dir.path(), data, {.deterministic = false, .vision_train = false}) +
+      "schedule: {log_every: 1, eval_every: 2, eval_batches: 1, save_every: 2, sample_captions: 2}\n"
+      "prompt: {max_target_tokens: 16}\n";
+  auto run = [&](const std::string& name, const std::string& yaml) {
+    const std::string path = dir.path() + "/" + name + ".yaml";
+    std::ofstream(path) << sections << yaml;
+    const auto r = vlm::test::run_vlm("train --config " + path + " --set run.name=" + name + " --set run.device=cuda");
+    EXPECT_EQ(r.status, 0) << name << ":\n" << r.output;
+    EXPECT_TRUE(std::filesystem::exists(dir.path() + "/runs/" + name + "/export")) << name;
+    return r.status == 0;
+  };
+  ASSERT_TRUE(run("s1", "train: {stage: stage1, steps: 4, batch_size: 8, precision: bf16}\n"));
+  ASSERT_TRUE(run("lm", "lm: {path: " + data.tokenizer_dir +
+                            ", hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1,"
+                            " intermediate_size: 64}\n"
+                            "train: {stage: lm, steps: 4, batch_size: 8, precision: bf16}\n"));
+  ASSERT_TRUE(run("s2", "lm: {path: " + dir.path() + "/runs/lm/export, lora_enabled: true, lora: {r: 4, alpha: 8}}\n"
+                        "train: {stage: stage2, steps: 4, batch_size: 4, precision: bf16}\n"));
+  const auto caption = vlm::test::run_vlm("caption --model " + dir.path() + "/runs/s2/export " + data.eval_dir +
+                                          "/00000.png --max-new-tokens 4");
+  EXPECT_EQ(caption.status, 0) << caption.output;
 }
 
 }  // namespace

@@ -116,7 +116,7 @@ TEST(FeatureCacheTraining, ConfigurationsTheCacheCannotServeAreRefused) {
   } cases[] = {
       {"--set vision.train=true", "cannot cache a ViT that is being trained"},
       {"--set data.augment=true", "cannot cache features of augmented images"},
-      {"--set train.stage=stage2 --set lm.path=" + f.dir.path(), "is for stage 1 only"},
+      {"--set train.stage=lm --set lm.path=" + f.dir.path(), "is for the stages with a ViT"},
   };
   for (const auto& c : cases) {
     const auto r = f.train("refused", f.with_cache("bf16") + " " + c.set);

@@ -86,7 +86,14 @@ TEST(Decode, ReducedScaleJpegKeepsBothSidesAboveHint) {
   const Image eighth = decode_image(bytes, "photo.jpg", /*min_side_hint=*/40);  // 1/8: 63x47
   EXPECT_EQ(eighth.width, 63);
   EXPECT_EQ(eighth.height, 47);
-  const Image full = decode_image(bytes, "photo.jpg", /*min_side_hint=*/300);  // 1/2 leaves 188 < 300
+  // Scales other than powers of two: the smallest M/8 that keeps both sides >= the hint.
+  const Image five_eighths = decode_image(bytes, "photo.jpg", /*min_side_hint=*/224);  // 5/8: 313x235
+  EXPECT_EQ(five_eighths.width, 313);
+  EXPECT_EQ(five_eighths.height, 235);
+  const Image seven_eighths = decode_image(bytes, "photo.jpg", /*min_side_hint=*/300);  // 7/8: 438x329
+  EXPECT_EQ(seven_eighths.width, 438);
+  EXPECT_EQ(seven_eighths.height, 329);
+  const Image full = decode_image(bytes, "photo.jpg", /*min_side_hint=*/330);  // 7/8 leaves 329 < 330
   EXPECT_EQ(full.width, 500);
   // PNGs ignore the hint.
   EXPECT_EQ(decode_image(read_bytes(fixture("images/gray.png")), "gray.png", 4).width, 37);
