@@ -3,7 +3,8 @@
 independent of vlm's). Run from the repository root.
 
 tar: a webdataset shard (two samples: jpg, txt, json) in pax format, one in GNU format with a
-long name, one with a pax path and size record, an empty archive and one cut inside a member.
+long name, one with a pax path and size record, an empty archive and one cut inside a member;
+each after fuzz_tar's mode byte (1: the fuzzer sets header checksums right, 0: bytes as they are).
 table: one file per kind; the first byte is the fuzzer's kind selector (0 csv, 1 tsv, 2 jsonl,
 3 cc_tsv, 4 captions_txt, 5 auto)."""
 import io
@@ -45,7 +46,7 @@ def main():
     seeds["cut.tar"] = seeds["webdataset_pax.tar"][:512 * 4 + 100]
     for name, data in seeds.items():
         with open(os.path.join(TAR, name), "wb") as f:
-            f.write(data)
+            f.write((b"\x00" if name == "cut.tar" else b"\x01") + data)
 
     tables = {
         "csv": b"\x00image,caption,split\nimages/a.jpg,\"a red circle, small\",train\nb.png,\"say \"\"hi\"\"\",val\n",
