@@ -3,7 +3,8 @@
 independent of vlm's). Run from the repository root.
 
 tar: a webdataset shard (two samples: jpg, txt, json) in pax format, one in GNU format with a
-long name, one with a pax path and size record, an empty archive and one cut inside a member;
+long name, one with a pax path and size record, an empty archive, one cut inside a member and
+one whose pax size is near 2^63;
 each after fuzz_tar's mode byte (1: the fuzzer sets header checksums right, 0: bytes as they are).
 table: one file per kind; the first byte is the fuzzer's kind selector (0 csv, 1 tsv, 2 jsonl,
 3 cc_tsv, 4 captions_txt, 5 auto)."""
@@ -44,6 +45,9 @@ def main():
         "empty.tar": shard(tarfile.PAX_FORMAT, []),
     }
     seeds["cut.tar"] = seeds["webdataset_pax.tar"][:512 * 4 + 100]
+    # Issue 22's defect 2: a pax size near 2^63 (the offset arithmetic overflowed).
+    seeds["pax_huge_size.tar"] = shard(tarfile.PAX_FORMAT, [("000000000.jpg", b"0123456789",
+                                                              {"size": "9223372036854775000"})])
     for name, data in seeds.items():
         with open(os.path.join(TAR, name), "wb") as f:
             f.write((b"\x00" if name == "cut.tar" else b"\x01") + data)
