@@ -125,7 +125,7 @@ std::vector<TableRow> read_jsonl(const std::string& path, const TableColumns& co
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers like 2E999
       throw FileError(path, str("line ", number, ": not valid JSON (", e.what(), ")"));
     }
     if (!j.is_object()) throw FileError(path, str("line ", number, ": expected a JSON object"));

@@ -129,6 +129,10 @@ TEST(Sources, MalformedTablesNameFileAndLine) {
   write_text(dir.path() + "/bad.jsonl", "{\"image\": \"a.png\", \"caption\": \"x\"}\n{\"image\": \n");
   EXPECT_NE(error_of([&] { open(dir.path() + "/bad.jsonl"); }).find("bad.jsonl: line 2: not valid JSON"),
             std::string::npos);
+  // fuzz_table's find: a number too large for a double was nlohmann's out_of_range, uncaught.
+  write_text(dir.path() + "/big.jsonl", "{\"image\": \"a.png\", \"caption\": \"x\"}\n{\"image\": 5E55555}\n");
+  EXPECT_NE(error_of([&] { open(dir.path() + "/big.jsonl"); }).find("big.jsonl: line 2: not valid JSON"),
+            std::string::npos);
   write_text(dir.path() + "/cc.tsv", "cap\thttp://a/b.jpg\nbroken line without tab\n");
   EXPECT_NE(error_of([&] { open(dir.path() + "/cc.tsv"); }).find("cc.tsv: line 2: expected 2 tab-separated"),
             std::string::npos);
