@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iostream>
 
 #include "config/run_config.h"
 #include "data/split.h"
@@ -22,8 +23,8 @@ using namespace vlm;
 
 namespace {
 
-// The task computes in fp32 with another summation order: its losses agree to a few ulp of ~log(V).
-constexpr double kLossTolerance = 2e-5;
+// The task computes in fp32 with another summation order: its losses agreed to 4e-7 here.
+constexpr double kLossTolerance = 5e-6;
 
 struct TinyStage1 {
   test::TempDir dir;
@@ -38,6 +39,9 @@ struct TinyStage1 {
                            " precision: fp32, itm_weight: 1.0, itg_weight: 1.0}\n";
     config = config::load_run_config(path);
     config.data.workers = 1;
+    // Large random weights: the ITM and caption logits then depend strongly on which image meets
+    // which text and on what each token sees (at 0.02 a wrong pairing moved the ITM loss by 7e-5).
+    config.qformer.initializer_range = 0.5;
   }
 };
 
@@ -139,6 +143,9 @@ TEST(Stage1Losses, ItcItmItgEqualFloat64Restatement) {
   ASSERT_GT(tokens, B);
   EXPECT_NEAR(result.extra.at("loss_itg").item<double>(), nll / static_cast<double>(tokens), kLossTolerance)
       << "the caption loss is not the causal mode's next-token loss";
+  std::cout << "task vs float64: itc " << result.extra.at("loss_itc").item<double>() - itc << ", itm "
+            << result.extra.at("loss_itm").item<double>() - itm << ", itg "
+            << result.extra.at("loss_itg").item<double>() - nll / static_cast<double>(tokens) << "\n";
   EXPECT_NEAR(result.loss.item<double>(), itc + itm + nll / static_cast<double>(tokens), 3 * kLossTolerance);
 }
 
