@@ -181,7 +181,7 @@ TableRead read_jsonl(const std::string& path, const TableColumns& columns) {
       nlohmann::json j;
       try {
         j = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 2E999
         throw RowError{number, str("not valid JSON (", e.what(), ")")};
       }
       if (!j.is_object()) throw RowError{number, "expected a JSON object"};

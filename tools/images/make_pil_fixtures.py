@@ -113,6 +113,15 @@ def main():
     clip = np.asarray(src.resize((new_w, new_h), Image.BICUBIC))
     top, left = (new_h - 56) // 2, (new_w - 56) // 2
     save_npy("normalized_clip56.npy", vit_normalize(clip[top:top + 56, left:left + 56], clip_mean, clip_std))
+    vit64_of_other_images()
+
+
+def vit64_of_other_images():
+    """The ViT 64x64 values of the other images `vlm preprocess` is tested on (a PNG with alpha, a
+    WebP): decoded as transformers is fed them (convert('RGB')), then as normalized_vit64.npy."""
+    for name in ["alpha.png", "lossy.webp"]:
+        vit = np.asarray(Image.fromarray(decoded(name)).resize((64, 64), Image.BILINEAR))
+        save_npy("normalized_vit64_" + name.replace(".", "_") + ".npy", vit_normalize(vit, [0.5] * 3, [0.5] * 3))
 
 
 if __name__ == "__main__":

@@ -43,12 +43,18 @@ TEST(PreprocessCommand, WritesPixelValuesMatchingTransformers) {
   EXPECT_EQ(pv.size(2), 64);
   EXPECT_EQ(pv.size(3), 64);
   EXPECT_EQ(pv.scalar_type(), at::kFloat);
-  const std::vector<float> expected = vlm::test::npy_floats("images/normalized_vit64.npy");
-  const at::Tensor first = pv[0].contiguous();
-  const float* got = first.data_ptr<float>();
-  double max_diff = 0;
-  for (size_t i = 0; i < expected.size(); ++i) max_diff = std::max(max_diff, std::fabs(double{got[i]} - expected[i]));
-  EXPECT_LE(max_diff, 1e-6);
+  // Every image, in the order given, against its transformers reference.
+  const char* references[] = {"images/normalized_vit64.npy", "images/normalized_vit64_alpha_png.npy",
+                              "images/normalized_vit64_lossy_webp.npy"};
+  for (int64_t k = 0; k < 3; ++k) {
+    const std::vector<float> expected = vlm::test::npy_floats(references[k]);
+    const at::Tensor image = pv[k].contiguous();
+    ASSERT_EQ(static_cast<size_t>(image.numel()), expected.size()) << references[k];
+    const float* got = image.data_ptr<float>();
+    double max_diff = 0;
+    for (size_t i = 0; i < expected.size(); ++i) max_diff = std::max(max_diff, std::fabs(double{got[i]} - expected[i]));
+    EXPECT_LE(max_diff, 1e-6) << "image " << k << " vs " << references[k];
+  }
   EXPECT_LE(pv.max().item<float>(), 1.0f);
   EXPECT_GE(pv.min().item<float>(), -1.0f);
 }

@@ -138,6 +138,9 @@ TEST(Sources, MalformedTablesNameFileAndLine) {
   expect_skipped("fields.csv", "line 3: expected 2 fields, found 3");
   write_text(dir.path() + "/bad.jsonl", "{\"image\": \"a.png\", \"caption\": \"x\"}\n{\"image\": \n");
   expect_skipped("bad.jsonl", "line 2: not valid JSON");
+  // fuzz_table's find: a number too large for a double was nlohmann's out_of_range, uncaught.
+  write_text(dir.path() + "/big.jsonl", "{\"image\": \"a.png\", \"caption\": \"x\"}\n{\"image\": 5E55555}\n");
+  expect_skipped("big.jsonl", "line 2: not valid JSON");
   write_text(dir.path() + "/cc.tsv", "cap\thttp://a/b.jpg\nbroken line without tab\n");
   expect_skipped("cc.tsv", "line 2: expected 2 tab-separated");
   write_text(dir.path() + "/latin1.csv", "image,caption\na.png,ok\nb.png,caf\xE9\n");

@@ -78,6 +78,39 @@ TEST(Retrieval, IdenticalCaptionCountsAsHit) {
   EXPECT_EQ(r.t2i, (std::vector<int64_t>{1, 1, 1}));
 }
 
+TEST(Retrieval, EveryFieldOnAnAsymmetricCase) {
+  // 12 images, caption t belongs to image t. Off the diagonal every image scores caption t as t
+  // (0..11); image i scores its own caption d[i]. So:
+  //   i2t rank of image i   = 1 + #{t != i : t >= d[i]}
+  //   t2i rank of caption t = 1 if d[t] > t (every other image scores it t < d[t]), else 12.
+  const std::vector<double> d = {11.5, 10.5, 0.5, 3.5, 9.5, 20, 2.5, 8.5, 7.5, 1.5, 4.5, 6.5};
+  std::vector<float> sim(12 * 12);
+  std::vector<int64_t> map(12);
+  for (int64_t i = 0; i < 12; ++i) {
+    map[i] = i;
+    for (int64_t t = 0; t < 12; ++t) sim[i * 12 + t] = static_cast<float>(i == t ? d[i] : t);
+  }
+  const RetrievalRanks r = retrieval_ranks(sim, 12, 12, map);
+  // d = 11.5: none >= -> 1; 10.5: {11} -> 2; 0.5: 1..11 but 2 -> 11; 3.5: 4..11 -> 9; ...
+  EXPECT_EQ(r.i2t, (std::vector<int64_t>{1, 2, 11, 9, 3, 1, 9, 4, 4, 10, 7, 5}));
+  EXPECT_EQ(r.t2i, (std::vector<int64_t>{1, 1, 12, 1, 1, 1, 12, 1, 12, 12, 12, 12}));
+  const auto m = compute_retrieval(sim, 12, 12, map);
+  // Every field differs from its other-direction twin, so a field filled from the wrong
+  // direction (or the wrong K) fails here.
+  EXPECT_DOUBLE_EQ(m.i2t_r1, 2.0 / 12);
+  EXPECT_DOUBLE_EQ(m.i2t_r5, 7.0 / 12);
+  EXPECT_DOUBLE_EQ(m.i2t_r10, 11.0 / 12);
+  EXPECT_DOUBLE_EQ(m.i2t_median_rank, 4.5);  // sorted: 1 1 2 3 4 4 | 5 7 9 9 10 11
+  EXPECT_DOUBLE_EQ(m.i2t_mean_rank, 66.0 / 12);
+  EXPECT_DOUBLE_EQ(m.t2i_r1, 6.0 / 12);
+  EXPECT_DOUBLE_EQ(m.t2i_r5, 6.0 / 12);
+  EXPECT_DOUBLE_EQ(m.t2i_r10, 6.0 / 12);
+  EXPECT_DOUBLE_EQ(m.t2i_median_rank, 6.5);
+  EXPECT_DOUBLE_EQ(m.t2i_mean_rank, 78.0 / 12);
+  EXPECT_EQ(m.num_images, 12);
+  EXPECT_EQ(m.num_texts, 12);
+}
+
 TEST(Retrieval, Errors) {
   const std::vector<float> sim = {1, 0, 0, 1};
   EXPECT_THROW(compute_retrieval(sim, 2, 3, std::vector<int64_t>{0, 1, 1}), Error);
