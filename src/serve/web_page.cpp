@@ -94,7 +94,19 @@ $('search-btn').onclick = async () => {
   }
   grid.dataset.done = '1';
 };
-loadModel();
+// A link can fill the page and press its buttons: /#image=URL&ask=TEXT&search=TEXT (the same
+// handlers a user's drop and clicks run; the headless browser test drives the page this way).
+async function fromFragment() {
+  const f = new URLSearchParams(location.hash.slice(1));
+  if (f.get('key')) $('key').value = f.get('key');
+  if (f.get('image')) {
+    const b = await fetch(f.get('image'), {headers: headers()});
+    await new Promise(done => { const r = new FileReader(); r.onload = () => { imageUrl = r.result; $('preview').src = imageUrl; $('preview').hidden = false; done(); }; r.readAsDataURL(new File([await b.blob()], 'image')); });
+  }
+  if (f.has('ask')) { $('question').value = f.get('ask'); await $('ask').onclick(); }
+  if (f.has('search')) { $('search-text').value = f.get('search'); await $('search-btn').onclick(); }
+}
+loadModel().then(fromFragment);
 </script></body></html>
 )HTML";
   return kPage;
