@@ -79,8 +79,8 @@ Result stream_one(int port, const std::string& body) {
   std::string buffer;
   req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
     buffer.append(d, n);
-    if (r.ttft == 0 && buffer.find("\"content\":\"") != std::string::npos &&
-        buffer.find("\"content\":\"\"") == std::string::npos) {
+    static const std::regex first_text("\"delta\":\\{\"content\":\"[^\"]");  // not the role chunk's ""
+    if (r.ttft == 0 && std::regex_search(buffer, first_text)) {
       r.ttft = std::chrono::duration<double>(Clock::now() - t0).count();
     }
     return true;

@@ -69,19 +69,22 @@ void Scheduler::drain_and_stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool Scheduler::accept_token(Slot& slot, const at::Tensor& logits) {
+bool Scheduler::accept_token(Slot& slot, const at::Tensor& logits, int64_t greedy) {
   const SamplingParams& p = slot.job->params;
   const auto eos = host_.generation_defaults().eos_token_ids;
-  // As models/generation.cpp for one row: penalty over the generated tokens, then the warpers.
-  const at::Tensor seen = slot.tokens.empty() ? at::Tensor() : torch::tensor(slot.tokens, torch::kLong).unsqueeze(0);
-  at::Tensor scores = models::apply_repetition_penalty(logits, seen, p.repetition_penalty);  // (1, V)
-  int64_t next = 0;
-  if (p.temperature > 0) {
-    scores = models::top_p_filter(models::top_k_filter(scores / p.temperature, p.top_k), p.top_p);
-    const at::Tensor probs = scores.softmax(-1).to(at::kCPU);  // (1, V)
-    next = torch::multinomial(probs, /*num_samples=*/1, /*replacement=*/false, slot.gen).item<int64_t>();
-  } else {
-    next = scores.argmax(-1).item<int64_t>();
+  int64_t next = greedy;  // the batch's argmax of this row, when plain greedy decoding
+  if (p.temperature > 0 || p.repetition_penalty != 1.0 || next < 0) {
+    // As models/generation.cpp for one row: penalty over the generated tokens, then the warpers.
+    const at::Tensor seen =
+        slot.tokens.empty() ? at::Tensor() : torch::tensor(slot.tokens, torch::kLong).unsqueeze(0);  // (1, L)
+    at::Tensor scores = models::apply_repetition_penalty(logits, seen, p.repetition_penalty);  // (1, V)
+    if (p.temperature > 0) {
+      scores = models::top_p_filter(models::top_k_filter(scores / p.temperature, p.top_k), p.top_p);
+      const at::Tensor probs = scores.softmax(-1).to(at::kCPU);  // (1, V)
+      next = torch::multinomial(probs, /*num_samples=*/1, /*replacement=*/false, slot.gen).item<int64_t>();
+    } else {
+      next = scores.argmax(-1).item<int64_t>();
+    }
   }
   Job& job = *slot.job;
   if (slot.tokens.empty()) job.first_token = Clock::now();
@@ -131,7 +134,7 @@ void Scheduler::admit(std::vector<std::unique_ptr<Slot>>& active) {
         job->push({.delta = "", .finished = true, .finish_reason = "length", .error = ""});
         continue;
       }
-      if (accept_token(*slot, logits)) continue;
+      if (accept_token(*slot, logits, /*greedy=*/-1)) continue;
     } catch (const std::exception& e) {
       log::warn("serve: a request failed in prefill: ", e.what());
       job->push({.delta = "", .finished = true, .finish_reason = "error", .error = e.what()});
@@ -187,8 +190,10 @@ void Scheduler::loop() {
     ++steps_;
     keep.clear();
     still.clear();
+    const at::Tensor greedy = logits.argmax(-1).to(at::kCPU);  // (B): one host copy for every greedy row
+    const int64_t* greedy_ids = greedy.data_ptr<int64_t>();
     for (size_t i = 0; i < active.size(); ++i) {
-      if (accept_token(*active[i], logits.narrow(0, static_cast<int64_t>(i), 1))) continue;
+      if (accept_token(*active[i], logits.narrow(0, static_cast<int64_t>(i), 1), greedy_ids[i])) continue;
       keep.push_back(static_cast<int64_t>(i));
       still.push_back(std::move(active[i]));
     }

@@ -88,7 +88,9 @@ class Scheduler {
   struct Slot;
   void loop();
   void admit(std::vector<std::unique_ptr<Slot>>& active);
-  bool accept_token(Slot& slot, const at::Tensor& logits);  // true when the sequence has ended
+  // Picks the row's next token from its logits (1, V) (`greedy`: the row's argmax when known, else -1)
+  // and reports the new text; true when the sequence has ended.
+  bool accept_token(Slot& slot, const at::Tensor& logits, int64_t greedy);
 
   ModelHost& host_;
   const int parallel_, max_queue_;

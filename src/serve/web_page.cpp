@@ -23,7 +23,7 @@ input[type=text],input[type=password]{width:70%;padding:.4em}button{padding:.4em
 </style></head><body>
 <h1>vlm serve</h1>
 <div id="model">loading...</div><div class="caps" id="caps"></div>
-<div><label>API key (if the server asks for one) <input id="key" type="password" autocomplete="off"></label></div>
+<form onsubmit="return false"><label>API key (if the server asks for one) <input id="key" type="password" autocomplete="off"></label></form>
 <section id="chat"><h2>Ask about an image</h2>
 <div id="drop">Drop an image here or click to pick one<input id="file" type="file" accept="image/*" hidden>
 <img id="preview" alt="" hidden></div>
@@ -100,8 +100,8 @@ async function fromFragment() {
   const f = new URLSearchParams(location.hash.slice(1));
   if (f.get('key')) $('key').value = f.get('key');
   if (f.get('image')) {
-    const b = await fetch(f.get('image'), {headers: headers()});
-    await new Promise(done => { const r = new FileReader(); r.onload = () => { imageUrl = r.result; $('preview').src = imageUrl; $('preview').hidden = false; done(); }; r.readAsDataURL(new File([await b.blob()], 'image')); });
+    const blob = await (await fetch(f.get('image'), {headers: headers()})).blob();
+    await new Promise(done => { const r = new FileReader(); r.onload = () => { imageUrl = r.result; $('preview').src = imageUrl; $('preview').hidden = false; done(); }; r.readAsDataURL(blob); });
   }
   if (f.has('ask')) { $('question').value = f.get('ask'); await $('ask').onclick(); }
   if (f.has('search')) { $('search-text').value = f.get('search'); await $('search-btn').onclick(); }
