@@ -38,6 +38,13 @@ std::string PromptBuilder::prompt_text(const std::string& user) const {
   return chat_.apply(messages, /*add_generation_prompt=*/true, /*enable_thinking=*/false);
 }
 
+std::string PromptBuilder::chat_text(const std::vector<tokenizers::ChatMessage>& messages) const {
+  std::vector<tokenizers::ChatMessage> all;
+  if (!system_.empty() && (messages.empty() || messages.front().role != "system")) all.push_back({"system", system_});
+  all.insert(all.end(), messages.begin(), messages.end());
+  return chat_.apply(all, /*add_generation_prompt=*/true, /*enable_thinking=*/false);
+}
+
 TokenBatch PromptBuilder::build(const std::vector<PromptTarget>& rows) const {
   std::vector<std::vector<int64_t>> prompts, targets;
   size_t tp = 1, tt = 0;

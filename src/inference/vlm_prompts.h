@@ -31,6 +31,9 @@ class PromptBuilder {
 
   TokenBatch build(const std::vector<PromptTarget>& rows) const;
   std::string prompt_text(const std::string& user) const;  // the chat-formatted prefix
+  // A whole conversation formatted the same way (the system prompt first unless the messages start
+  // with one), ending with the assistant generation prompt: prompt_text(u) == chat_text({{"user", u}}).
+  std::string chat_text(const std::vector<tokenizers::ChatMessage>& messages) const;
   std::string decode(const std::vector<int64_t>& ids) const;
   // Tokens that end an answer: the end-of-turn token and EOS.
   std::vector<int64_t> stop_ids() const;
