@@ -14,6 +14,7 @@ PACKAGES=(
   libpcre2-dev libutf8proc-dev                   # tokenizer regexes, Unicode normalization
   libturbojpeg0-dev libpng-dev libwebp-dev libexif-dev  # image decode / encode
   libcurl4-openssl-dev libarchive-dev zlib1g-dev        # downloader, webdataset shards
+  python3                 # tools/hf_tiny: the tiny HF folders of the real-workflow e2e test
 )
 
 SUDO=""
