@@ -15,6 +15,7 @@ PACKAGES=(
   libturbojpeg0-dev libpng-dev libwebp-dev libexif-dev  # image decode / encode
   libcurl4-openssl-dev libarchive-dev zlib1g-dev        # downloader, webdataset shards
   libcpp-httplib-dev                             # `vlm serve`'s HTTP server
+  python3                 # tools/hf_tiny: the tiny HF folders of the real-workflow e2e test
 )
 
 SUDO=""
