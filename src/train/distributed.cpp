@@ -125,9 +125,10 @@ Distributed::Distributed(const DistEnv& env, bool cuda, std::chrono::millisecond
     store_options.waitWorkers = !env.use_agent_store;
     store_options.timeout = timeout;
     c10::intrusive_ptr<c10d::Store> tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
-    impl_->store = env.use_agent_store
-                       ? c10::make_intrusive<c10d::PrefixStore>(str("/worker/attempt_", env.restart_count), tcp)
-                       : tcp;
+    impl_->store = tcp;
+    if (env.use_agent_store) {
+      impl_->store = c10::make_intrusive<c10d::PrefixStore>(str("/worker/attempt_", env.restart_count), tcp);
+    }
 #ifdef VLM_HAS_NCCL
     if (cuda) {
       auto options = c10d::ProcessGroupNCCL::Options::create();
