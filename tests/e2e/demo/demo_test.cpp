@@ -10,15 +10,116 @@
 // learning falls to chance.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 
+#include "data/image.h"
 #include "io/atomic_file.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// Margins of the model over its controls (DISABLED_QuickRunBeatsBlindControls): a few questions
+// or scenes out of 120 images and ~500 questions, above the run-to-run spread of a blind model.
+constexpr double kVqaMargin = 0.05;
+constexpr double kAttributeMargin = 0.02;
+constexpr double kMajorityMargin = 0.0;
+
+std::vector<nlohmann::json> read_rows(const std::string& dataset) {
+  std::vector<nlohmann::json> rows;
+  std::ifstream in(dataset + "/captions.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  }
+  return rows;
+}
+
+// A control copy of the evaluation set: the same rows (captions, questions, answers) in the same
+// order, each row's image file replaced by picture(k) (its name kept, so every sample keeps its key).
+void write_control(const std::string& eval_dir, const std::string& out_dir,
+                   const std::function<std::string(size_t)>& source_of) {
+  fs::create_directories(out_dir);
+  const auto rows = read_rows(eval_dir);
+  std::ofstream lines(out_dir + "/captions.jsonl");
+  for (size_t k = 0; k < rows.size(); ++k) {
+    fs::copy_file(source_of(k), out_dir + "/" + rows[k].at("image").get<std::string>());
+    lines << rows[k].dump() << "\n";
+  }
+}
+
+// Lower case, letters, digits and spaces, trimmed: the VQA scorer's normalisation.
+std::string normalise(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == ' ') out.push_back(static_cast<char>(std::tolower(c)));
+  }
+  const auto b = out.find_first_not_of(' '), e = out.find_last_not_of(' ');
+  return b == std::string::npos ? std::string() : out.substr(b, e - b + 1);
+}
+
+// The blind baseline: for each question, the answer training gave it most often (unseen
+// questions: the most common answer overall), scored on the evaluation questions.
+double majority_vqa(const std::string& train_dir, const std::string& eval_dir) {
+  std::map<std::string, std::map<std::string, int>> counts;
+  std::map<std::string, int> overall;
+  for (const auto& row : read_rows(train_dir)) {
+    for (const auto& qa : row.value("qa", nlohmann::json::array())) {
+      const std::string a = normalise(qa.at("answer").get<std::string>());
+      ++counts[normalise(qa.at("question").get<std::string>())][a];
+      ++overall[a];
+    }
+  }
+  auto best = [](const std::map<std::string, int>& c) {
+    return std::max_element(c.begin(), c.end(), [](const auto& x, const auto& y) { return x.second < y.second; })->first;
+  };
+  int right = 0, total = 0;
+  for (const auto& row : read_rows(eval_dir)) {
+    for (const auto& qa : row.value("qa", nlohmann::json::array())) {
+      const auto it = counts.find(normalise(qa.at("question").get<std::string>()));
+      right += (it == counts.end() ? best(overall) : best(it->second)) == normalise(qa.at("answer").get<std::string>());
+      ++total;
+    }
+  }
+  return total == 0 ? 0.0 : static_cast<double>(right) / total;
+}
+
+struct Scores {
+  double vqa = 0, attributes = 0, bleu1 = 0;
+};
+
+// The stage-2 model scored on a dataset through the CLI, its eval files kept out of the run.
+Scores score(const std::string& stage2, const std::string& data, const std::string& out) {
+  Scores s;
+  const auto vqa = vlm::test::run_vlm("eval vqa --model " + stage2 + " --data " + data, /*merge_stderr=*/false);
+  EXPECT_EQ(vqa.status, 0) << vqa.output;
+  const auto captions =
+      vlm::test::run_vlm("eval captions --model " + stage2 + " --data " + data + " --out " + out, false);
+  EXPECT_EQ(captions.status, 0) << captions.output;
+  if (vqa.status != 0 || captions.status != 0) return s;
+  // The JSON object is the last line of stdout.
+  auto last_line = [](const std::string& text) {
+    const auto end = text.find_last_not_of('\n');
+    return text.substr(text.rfind('\n', end) == std::string::npos ? 0 : text.rfind('\n', end) + 1);
+  };
+  const auto v = nlohmann::json::parse(last_line(vqa.output));
+  const auto c = nlohmann::json::parse(last_line(captions.output));
+  s.vqa = v.at("accuracy").get<double>();
+  s.attributes = c.at("attribute_accuracy").get<double>();
+  s.bleu1 = c.at("BLEU-1").get<double>();
+  return s;
+}
+
+}  // namespace
 
 TEST(Demo, QuickRunTrainsEveryStageAndWritesSummaryAndReport) {
   vlm::test::TempDir dir;
@@ -67,4 +168,54 @@ TEST(Demo, QuickRunTrainsEveryStageAndWritesSummaryAndReport) {
                                         "/configs");
   ASSERT_EQ(again.status, 0) << again.output;
   EXPECT_NE(again.output.find("is already trained"), std::string::npos) << again.output;
+}
+
+// Disabled: at the quick budget stage 2 does not use the image yet. Measured 2026-12-03 (2 shared
+// cores, one thread per test): VQA 0.273 seeing, 0.272 with shuffled images, 0.285 with blank ones,
+// 0.421 for the question-only majority baseline; attribute accuracy 0.008 / 0 / 0.008; BLEU-1 0.141 /
+// 0.142 / 0.077. So the bounds of the test above pass for a blind model. Enable this test (run
+// with --gtest_also_run_disabled_tests) once the quick budget trains a stage 2 that sees: it fails
+// when the model's answers and captions are no better on the true images than on mismatched or
+// empty ones, or no better than answering each question with its most frequent training answer.
+TEST(Demo, DISABLED_QuickRunBeatsBlindControls) {
+  vlm::test::TempDir dir;
+  const std::string out = dir.path() + "/demo";
+  const auto r = vlm::test::run_vlm("demo --quick --out " + out + " --configs " + std::string(VLM_SOURCE_DIR) +
+                                    "/configs");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto summary = nlohmann::json::parse(vlm::io::read_file(out + "/summary.json"));
+  // Controls: the same model, the same questions and references, shown images that do not match
+  // (each row given the next row's image) or that show nothing (each scene's empty background);
+  // and a model that never looks: each question's most frequent training answer.
+  const std::string eval_dir = out + "/data/eval";
+  const auto rows = read_rows(eval_dir);
+  ASSERT_EQ(rows.size(), 120u);
+  const auto image_of = [&](size_t k) { return eval_dir + "/" + rows[k % rows.size()].at("image").get<std::string>(); };
+  write_control(eval_dir, dir.path() + "/shuffled", [&](size_t k) { return image_of(k + 1); });
+  vlm::data::Image blank = vlm::data::decode_image_file(image_of(0));
+  const std::vector<uint8_t> background(blank.pixel(0, 0), blank.pixel(0, 0) + 3);
+  for (int y = 0; y < blank.height; ++y)
+    for (int x = 0; x < blank.width; ++x) std::copy(background.begin(), background.end(), blank.pixel(x, y));
+  vlm::data::write_png(dir.path() + "/blank.png", blank);
+  write_control(eval_dir, dir.path() + "/blank", [&](size_t) { return dir.path() + "/blank.png"; });
+  const std::string stage2 = out + "/runs/stage2";
+  const Scores seeing = score(stage2, eval_dir, dir.path() + "/eval-seeing");
+  const Scores shuffled = score(stage2, dir.path() + "/shuffled", dir.path() + "/eval-shuffled");
+  const Scores empty = score(stage2, dir.path() + "/blank", dir.path() + "/eval-blank");
+  const double majority = majority_vqa(out + "/data/train", eval_dir);
+  std::ostringstream table;
+  table << "            vqa    attributes  BLEU-1\n"
+        << "seeing      " << seeing.vqa << "  " << seeing.attributes << "  " << seeing.bleu1 << "\n"
+        << "shuffled    " << shuffled.vqa << "  " << shuffled.attributes << "  " << shuffled.bleu1 << "\n"
+        << "blank       " << empty.vqa << "  " << empty.attributes << "  " << empty.bleu1 << "\n"
+        << "majority    " << majority << "\n";
+  std::cout << table.str();
+  // The evaluation through the CLI is the demo's own.
+  EXPECT_NEAR(seeing.vqa, summary.at("vqa").at("accuracy").get<double>(), 1e-9) << table.str();
+  for (const Scores* control : {&shuffled, &empty}) {
+    EXPECT_GT(seeing.vqa, control->vqa + kVqaMargin) << table.str();
+    EXPECT_GT(seeing.attributes, control->attributes + kAttributeMargin) << table.str();
+  }
+  EXPECT_GT(seeing.vqa, majority + kMajorityMargin) << table.str();
+
 }

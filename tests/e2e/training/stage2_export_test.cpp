@@ -1,7 +1,7 @@
 // Stage 2's ways of tuning the LM and what its export holds, through `vlm train` and `vlm caption`:
 // - LoRA with lm.export_merged: export/lm is a plain HF folder (no lora_ tensors, the tokenizer
-//   beside it) whose weights are the base LM's plus scaling * B A: it differs from the base LM
-//   exactly where LoRA was applied;
+//   beside it) whose weights are the base LM's plus (alpha / r) B A, restated in float64 from
+//   the base LM and the exported adapter files, and the base LM's own weights elsewhere;
 // - lm.full_finetune (with vision.train): every LM weight and the ViT move, the export carries both
 //   (vlm.json names its own lm/ folder) and captions come from that export;
 // - full fine-tuning together with LoRA is refused before any training.
@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "io/atomic_file.h"
@@ -88,6 +89,37 @@ TEST_F(Stage2Export, LoraWithExportMergedWritesAPlainLmFolder) {
   EXPECT_GT(max_abs_diff(merged, base, "model.layers.0.mlp.down_proj.weight"), 1e-4);
   EXPECT_EQ(max_abs_diff(merged, base, "model.embed_tokens.weight"), 0.0);
   EXPECT_EQ(max_abs_diff(merged, base, "model.norm.weight"), 0.0);
+  // Every merged weight restated from the files alone: W + (lora_alpha / r) B A (float64) where
+  // the adapter file has an A and a B for it, W itself everywhere else.
+  const auto adapter = vlm::io::TensorStore::open(exp + "/lora/adapter_model.safetensors");
+  const auto peft = nlohmann::json::parse(vlm::io::read_file(exp + "/lora/adapter_config.json"));
+  ASSERT_FALSE(peft.value("use_rslora", false));
+  const double scaling = peft.at("lora_alpha").get<double>() / peft.at("r").get<double>();
+  EXPECT_DOUBLE_EQ(scaling, 2.0);  // alpha 8 / r 4, as configured
+  std::map<std::string, std::string> a_of;  // HF weight name -> adapter key of its A
+  const std::string a_suffix = ".lora_A.weight";
+  for (const auto& key : adapter.names()) {
+    if (key.size() <= a_suffix.size() || key.compare(key.size() - a_suffix.size(), a_suffix.size(), a_suffix) != 0)
+      continue;
+    std::string module = key.substr(0, key.size() - a_suffix.size());  // base_model.model.<hf module>
+    while (!base.contains(module + ".weight") && module.find('.') != std::string::npos) module = module.substr(module.find('.') + 1);
+    ASSERT_TRUE(base.contains(module + ".weight")) << "no base weight for adapter tensor " << key;
+    a_of[module + ".weight"] = key;
+  }
+  EXPECT_GE(a_of.size(), 7u);  // q, k, v, o, gate, up, down of the one layer
+  for (const auto& name : base.names()) {
+    const at::Tensor w = base.get(name).to(at::kDouble), got = merged.get(name).to(at::kDouble);
+    at::Tensor want = w;
+    if (a_of.count(name)) {
+      const std::string& a_key = a_of.at(name);
+      const std::string b_key = a_key.substr(0, a_key.size() - a_suffix.size()) + ".lora_B.weight";
+      const at::Tensor A = adapter.get(a_key).to(at::kDouble), B = adapter.get(b_key).to(at::kDouble);  // (R, I), (O, R)
+      want = w + scaling * B.matmul(A);  // (O, I)
+      EXPECT_GT((want - w).abs().max().item<double>(), 1e-6) << name << ": B A is zero, the check proves nothing";
+    }
+    // fp32 weights: the merge rounds once, |W| ~ 0.1-1.
+    EXPECT_LE((got - want).abs().max().item<double>(), 1e-6) << name;
+  }
   const auto manifest = nlohmann::json::parse(vlm::io::read_file(exp + "/vlm.json"));
   EXPECT_TRUE(manifest.at("lora").get<bool>());
   EXPECT_EQ(manifest.at("merged_lm").get<std::string>(), "lm");

@@ -1,5 +1,5 @@
 // `vlm train` end to end on a tiny synthetic dataset: exact resume after SIGKILL, SIGTERM
-// writing a checkpoint, and config errors refused before any work starts.
+// writing a complete checkpoint that resumes exactly, and config errors refused before any work starts.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -13,6 +13,7 @@
 #include "eval/run_files.h"
 #include "test_util.h"
 #include "tiny_stage1.h"
+#include "train/checkpoint.h"
 #include "train/demo_data.h"
 
 namespace fs = std::filesystem;
@@ -94,19 +95,45 @@ TEST(TrainCli, ResumeAfterSigkillLogsTheSameLosses) {
   EXPECT_TRUE(fs::exists(killed + "/export/qformer/model.safetensors"));
 }
 
-TEST(TrainCli, SigtermWritesACheckpointAndExitsCleanly) {
+TEST(TrainCli, SigtermCheckpointIsCompleteAndResumesWithTheSameLosses) {
+  // Between saves (save_every 0: only the last step would save), SIGTERM must write a complete
+  // checkpoint of the step it stopped at, from which the run ends exactly as one never stopped.
   Fixture f;
+  const std::vector<std::string> steps = {"--set", "train.steps=60", "--set", "schedule.save_every=0"};
+  auto args = [&](const std::string& name) {
+    std::vector<std::string> a = {"train", "--config", f.config, "--set", "run.name=" + name};
+    a.insert(a.end(), steps.begin(), steps.end());
+    return a;
+  };
   const std::string run = f.dir.path() + "/runs/term";
-  const pid_t pid = spawn_vlm({"train", "--config", f.config, "--set", "run.name=term", "--set", "train.steps=400",
-                               "--set", "schedule.save_every=0"});
+  const pid_t pid = spawn_vlm(args("term"));
   ASSERT_TRUE(wait_for(run + "/metrics.jsonl", pid, std::chrono::seconds(120)));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ::kill(pid, SIGTERM);
   int status = 0;
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 130);
-  EXPECT_TRUE(fs::exists(run + "/checkpoints/latest/manifest.json"));
+  ASSERT_EQ(WEXITSTATUS(status), 130) << "the run finished before SIGTERM arrived";
+  const std::string latest = run + "/checkpoints/latest";
+  ASSERT_TRUE(fs::exists(latest + "/manifest.json"));
+  EXPECT_NO_THROW(vlm::train::Checkpointer::verify(fs::canonical(latest).string()));
+  const auto stopped = train_losses(run);
+  ASSERT_LT(stopped.size(), 60u) << "SIGTERM after the last step proves nothing";
+  EXPECT_EQ(fs::canonical(latest).filename().string(), vlm::train::step_dir_name(static_cast<int64_t>(stopped.size())));
+
+  const auto resumed = vlm::test::run_vlm("train --resume " + run);
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming from"), std::string::npos) << resumed.output;
+  const std::vector<std::string> full_args = args("full");
+  std::string full_cmd;
+  for (const auto& a : full_args) full_cmd += " " + a;
+  const auto full = vlm::test::run_vlm(full_cmd);
+  ASSERT_EQ(full.status, 0) << full.output;
+  const auto expected = train_losses(f.dir.path() + "/runs/full");
+  const auto got = train_losses(run);
+  ASSERT_EQ(expected.size(), 60u);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_DOUBLE_EQ(got[i], expected[i]) << "step " << i + 1;
 }
 
 TEST(TrainCli, ConfigErrorIsRefusedBeforeTrainingStarts) {
