@@ -13,7 +13,7 @@
 #include "config/run_config.h"
 #include "data/split.h"
 #include "train/batches.h"
-#include "train/builders.h"
+#include "inference/builders.h"
 #include "train/losses.h"
 #include "train/stage1_task.h"
 #include "test_util.h"
@@ -61,15 +61,15 @@ TEST(Stage1Losses, ItcItmItgEqualFloat64Restatement) {
   ASSERT_TRUE(result.extra.count("loss_itm") && result.extra.count("loss_itg"));
 
   // The same first batch: the loader's order is a function of the config (run.deterministic).
-  auto model = dynamic_cast<train::AlignmentModelImpl*>(&task.module());
+  auto model = dynamic_cast<models::AlignmentModelImpl*>(&task.module());
   ASSERT_NE(model, nullptr);
   const auto source = train::make_batch_source(t.config, train::Split::kTrain, t.config.train.batch_size, 0, 1,
                                                model->vision->config().image_size);
   const train::ImageTextBatch batch = source->next();
   const int64_t B = batch.size();
   torch::NoGradGuard no_grad;  // the weights are those the step used: no optimizer step ran
-  const auto tokenizer = train::load_qformer_tokenizer(t.config);
-  const auto text = train::tokenize_for_qformer(tokenizer, batch.captions, t.config.qformer.max_text_length);
+  const auto tokenizer = inference::load_qformer_tokenizer(t.config);
+  const auto text = inference::tokenize_for_qformer(tokenizer, batch.captions, t.config.qformer.max_text_length);
   const at::Tensor ids = text.input_ids, mask = text.attention_mask;  // (B, T)
   const at::Tensor feats = model->vision_features(batch.pixel_values);  // (B, 1 + P, Dv)
   auto& q = *model->qformer;
@@ -155,14 +155,14 @@ TEST(Stage1Losses, ItcItmItgEqualFloat64Restatement) {
 TEST(Stage1Losses, CaptionModeCannotSeeLaterTokens) {
   TinyStage1 t;
   train::Stage1Task task(t.config, /*dist=*/nullptr);
-  auto model = dynamic_cast<train::AlignmentModelImpl*>(&task.module());
+  auto model = dynamic_cast<models::AlignmentModelImpl*>(&task.module());
   ASSERT_NE(model, nullptr);
   torch::NoGradGuard no_grad;
   const auto source = train::make_batch_source(t.config, train::Split::kTrain, t.config.train.batch_size, 0, 1,
                                                model->vision->config().image_size);
   const train::ImageTextBatch batch = source->next();
-  const auto tokenizer = train::load_qformer_tokenizer(t.config);
-  const auto text = train::tokenize_for_qformer(tokenizer, batch.captions, t.config.qformer.max_text_length);
+  const auto tokenizer = inference::load_qformer_tokenizer(t.config);
+  const auto text = inference::tokenize_for_qformer(tokenizer, batch.captions, t.config.qformer.max_text_length);
   const at::Tensor feats = model->vision_features(batch.pixel_values);
   const int64_t k = 3;
   ASSERT_GT(text.input_ids.size(1), k + 1);
