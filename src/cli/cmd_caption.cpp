@@ -3,7 +3,6 @@
 // (decode, caption, print, forget), so memory does not grow with their number; an image that
 // cannot be read is reported on stderr and counted, and the others are still captioned.
 #include <iostream>
-#include <optional>
 
 #include "cli/command.h"
 #include "core/error.h"
@@ -21,22 +20,17 @@ int run_caption(const vlm::cli::Args& args) {
   const std::string model = args.get("--model");
   if (model.empty()) throw vlm::UsageError("--model RUN is required");
   if (args.positional().empty()) throw vlm::UsageError("give at least one IMAGE");
-  // Flags are read (and refused) before the model is loaded; the run's settings fill the rest.
-  const auto max_new_tokens = args.maybe("--max-new-tokens") ? std::optional(args.get_int("--max-new-tokens", 0)) : std::nullopt;
-  const auto temperature = args.maybe("--temperature") ? std::optional(args.get_double("--temperature", 0)) : std::nullopt;
-  const auto top_k = args.maybe("--top-k") ? std::optional(args.get_int("--top-k", 0)) : std::nullopt;
-  const auto top_p = args.maybe("--top-p") ? std::optional(args.get_double("--top-p", 0)) : std::nullopt;
-  const auto penalty =
-      args.maybe("--repetition-penalty") ? std::optional(args.get_double("--repetition-penalty", 0)) : std::nullopt;
-  const auto seed = static_cast<uint64_t>(args.get_int("--seed", 0));
+  // Malformed flags (NaN, overflow) are refused before the model is loaded.
+  for (const char* flag : {"--temperature", "--top-p", "--repetition-penalty"}) (void)args.get_double(flag, 0);
+  for (const char* flag : {"--max-new-tokens", "--top-k", "--seed"}) (void)args.get_int(flag, 0);
   auto bundle = vlm::inference::load_vlm_bundle(model);
   auto& g = bundle.generation;
-  g.max_new_tokens = max_new_tokens.value_or(g.max_new_tokens);
-  g.temperature = temperature.value_or(g.temperature);
-  g.top_k = top_k.value_or(g.top_k);
-  g.top_p = top_p.value_or(g.top_p);
-  g.repetition_penalty = penalty.value_or(g.repetition_penalty);
-  g.seed = seed;
+  g.max_new_tokens = args.get_int("--max-new-tokens", g.max_new_tokens);
+  g.temperature = args.get_double("--temperature", g.temperature);
+  g.top_k = args.get_int("--top-k", g.top_k);
+  g.top_p = args.get_double("--top-p", g.top_p);
+  g.repetition_penalty = args.get_double("--repetition-penalty", g.repetition_penalty);
+  g.seed = static_cast<uint64_t>(args.get_int("--seed", 0));
   if (g.max_new_tokens < 1) throw vlm::UsageError("--max-new-tokens must be >= 1");
   if (g.temperature < 0) throw vlm::UsageError("--temperature must be >= 0 (0 = greedy)");
   if (g.top_k < 0) throw vlm::UsageError("--top-k must be >= 0 (0 = off)");
