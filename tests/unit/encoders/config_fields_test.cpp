@@ -26,6 +26,7 @@ const std::set<std::string> kOurKeys = {
     "torch_dtype",   // transformers 5 writes "dtype"; from_hf reads either
     "rope_scaling",  // transformers 5 writes "rope_parameters"; from_hf reads either
     "rope_theta",    // transformers 5 moves it into rope_parameters; from_hf reads either
+    "position_embedding_type",  // BERT: transformers 4 writes it, 5 dropped it (always "absolute")
 };
 
 std::string config_path(const std::string& family) { return fixture("parity/" + family + "/config.json"); }
