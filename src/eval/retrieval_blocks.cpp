@@ -50,7 +50,7 @@ void score_rows(const at::Tensor& images, const at::Tensor& texts, int64_t i0, i
     const int64_t t1 = std::min(nt, t0 + chunk);
     const at::Tensor s = similarity(block, texts.slice(0, t0, t1));  // (bi, bt)
     if (s.dim() != 2 || s.size(0) != i1 - i0 || s.size(1) != t1 - t0) {
-      throw Error(str("retrieval: the similarity of ", i1 - i0, " images and ", t1 - t0, " texts has shape ",
+      throw Error(vlm::str("retrieval: the similarity of ", i1 - i0, " images and ", t1 - t0, " texts has shape ",
                       s.sizes()));
     }
     rows.slice(1, t0, t1).copy_(s);

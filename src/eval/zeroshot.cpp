@@ -30,7 +30,7 @@ ZeroShotResult score_zeroshot(const at::Tensor& scores, std::span<const int64_t>
                               std::vector<std::string> classes) {
   const auto C = static_cast<int64_t>(classes.size());
   if (scores.dim() != 2 || scores.size(1) != C || scores.size(0) != static_cast<int64_t>(labels.size())) {
-    throw Error(str("zero-shot: scores ", scores.sizes(), " for ", labels.size(), " images and ", C, " classes"));
+    throw Error(vlm::str("zero-shot: scores ", scores.sizes(), " for ", labels.size(), " images and ", C, " classes"));
   }
   ZeroShotResult r;
   r.classes = std::move(classes);
