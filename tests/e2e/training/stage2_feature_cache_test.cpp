@@ -49,7 +49,7 @@ TEST(Stage2FeatureCache, SameLossesAsTheViTAndTheStage1CacheIsReused) {
   // Stage 1 builds the cache (the same frozen random ViT: same seed, same config).
   const auto s1 = vlm::test::run_vlm(
       "train --config " +
-      write("stage1.yaml", sections + "train: {stage: stage1, steps: 1, batch_size: 8, precision: fp32}\n") +
+      write("stage1.yaml", sections + "train: {stage: stage1, steps: 1, batch_size: 8, warmup_steps: 0, precision: fp32}\n") +
       " --set run.name=s1" + with_cache);
   ASSERT_EQ(s1.status, 0) << s1.output;
   EXPECT_NE(s1.output.find("feature cache: building"), std::string::npos) << s1.output;
