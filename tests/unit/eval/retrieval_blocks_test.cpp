@@ -11,7 +11,7 @@
 namespace vlm::eval {
 namespace {
 
-at::Tensor dot(const at::Tensor& images, const at::Tensor& texts) { return torch::matmul(images, texts.t()); }
+at::Tensor dot_scores(const at::Tensor& images, const at::Tensor& texts) { return torch::matmul(images, texts.t()); }
 
 // Max over queries: (bi, Q, E) x (bt, E) -> (bi, bt), as the Q-Former's "max" rule.
 at::Tensor max_over_queries(const at::Tensor& images, const at::Tensor& texts) {
@@ -25,7 +25,7 @@ TEST(RetrievalBlocks, SeveralCaptionsPerImageHandComputed) {
   const at::Tensor images = torch::eye(2, 3);  // rows pick columns of the text embeddings
   const at::Tensor texts = torch::tensor({{0.9f, 0.8f, 0.0f}, {0.2f, 0.1f, 0.0f}, {0.5f, 0.3f, 0.0f}});  // (3, 3)
   const std::vector<int64_t> owner = {0, 0, 1};
-  const auto r = blockwise_retrieval_ranks(images, texts, owner, dot);
+  const auto r = blockwise_retrieval_ranks(images, texts, owner, dot_scores);
   // i2t: image 0's best caption (0, 0.9) is first -> rank 1. Image 1's caption 2 scores 0.3;
   // caption 0 scores 0.8 above it -> rank 2.
   EXPECT_EQ(r.i2t, (std::vector<int64_t>{1, 2}));
@@ -46,12 +46,12 @@ TEST(RetrievalBlocks, TiesArePessimisticAndEqualCaptionsCountAsCorrect) {
   // Every score equal: any wrong candidate ties with the correct one and ranks ahead of it.
   const at::Tensor images = torch::ones({3, 2}), texts = torch::ones({3, 2});
   const std::vector<int64_t> owner = {0, 1, 2};
-  const auto r = blockwise_retrieval_ranks(images, texts, owner, dot);
+  const auto r = blockwise_retrieval_ranks(images, texts, owner, dot_scores);
   EXPECT_EQ(r.i2t, (std::vector<int64_t>{3, 3, 3}));
   EXPECT_EQ(r.t2i, (std::vector<int64_t>{3, 3, 3}));
   // With identical caption texts for images 0 and 1, those pairs are correct too.
   const std::vector<std::string> captions = {"a cat", "a cat", "a dog"};
-  const auto same = blockwise_retrieval_ranks(images, texts, owner, dot, captions);
+  const auto same = blockwise_retrieval_ranks(images, texts, owner, dot_scores, captions);
   EXPECT_EQ(same.i2t, (std::vector<int64_t>{2, 2, 3}));
   EXPECT_EQ(same.t2i, (std::vector<int64_t>{2, 2, 3}));
 }
@@ -86,14 +86,14 @@ TEST(RetrievalBlocks, EqualsTheFullMatrixOnRandomEmbeddings) {
   const at::Tensor texts =
       queries.select(1, 0).index_select(0, torch::tensor(owner)) + 1.5 * torch::randn({nt, e});  // (Nt, E)
   expect_same_as_full_matrix(queries, texts, owner, max_over_queries, captions);
-  expect_same_as_full_matrix(queries.mean(1), texts, owner, dot, {});
+  expect_same_as_full_matrix(queries.mean(1), texts, owner, dot_scores, {});
 }
 
 TEST(RetrievalBlocks, RefusesNonFiniteScoresAndOrphanImages) {
   const at::Tensor images = torch::ones({2, 2}), texts = torch::ones({2, 2});
-  const auto nan_sim = [](const at::Tensor& i, const at::Tensor& t) { return dot(i, t) * std::nan(""); };
+  const auto nan_sim = [](const at::Tensor& i, const at::Tensor& t) { return dot_scores(i, t) * std::nan(""); };
   EXPECT_THROW(blockwise_retrieval_ranks(images, texts, std::vector<int64_t>{0, 1}, nan_sim), Error);
-  EXPECT_THROW(blockwise_retrieval_ranks(images, texts, std::vector<int64_t>{0, 0}, dot), Error);  // image 1 has none
+  EXPECT_THROW(blockwise_retrieval_ranks(images, texts, std::vector<int64_t>{0, 0}, dot_scores), Error);  // image 1 has none
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "config/run_config.h"
+#include "core/random.h"
 #include "data/split.h"
 #include "train/batches.h"
 #include "inference/builders.h"
@@ -80,7 +81,7 @@ TEST(Stage1Losses, ItcItmItgEqualFloat64Restatement) {
   const double scale = 1.0 / t.config.train.temperature;
   at::Tensor sim64;  // (B, B) image x text
   const at::Tensor txt64 = txt.to(torch::kDouble) / txt.to(torch::kDouble).norm(2, -1, true);
-  if (t.config.qformer.similarity == "mean") {
+  if (t.config.qformer.similarity == config::QuerySimilarity::kMean) {
     const at::Tensor pooled = image.to(torch::kDouble).mean(1);  // (B, E)
     sim64 = (pooled / pooled.norm(2, -1, true)).matmul(txt64.t());
   } else {
@@ -94,7 +95,7 @@ TEST(Stage1Losses, ItcItmItgEqualFloat64Restatement) {
   // ITM: BLIP-2's plan drawn as the task draws it (its seed and key hashes), then
   // rows 0..B-1 (image i, text i) label 1, B..2B-1 (negative image of text i, text i) label 0,
   // 2B..3B-1 (image i, negative text of image i) label 0; each image row paired with its text row.
-  const at::Tensor image_for_loss = t.config.qformer.similarity == "mean"
+  const at::Tensor image_for_loss = t.config.qformer.similarity == config::QuerySimilarity::kMean
                                         ? torch::nn::functional::normalize(
                                               image.mean(1), torch::nn::functional::NormalizeFuncOptions().dim(-1))
                                         : image;
@@ -102,7 +103,7 @@ TEST(Stage1Losses, ItcItmItgEqualFloat64Restatement) {
   options.temperature = t.config.train.temperature;
   const train::ContrastiveOutput out = train::contrastive_loss(image_for_loss, txt, options);
   std::vector<int64_t> hashes;
-  for (const auto& key : batch.keys) hashes.push_back(static_cast<int64_t>(data::stable_hash(key, 0)));
+  for (const auto& key : batch.keys) hashes.push_back(static_cast<int64_t>(stable_hash(key, 0)));
   const uint64_t seed = static_cast<uint64_t>(t.config.run.seed) * 1000003ull + static_cast<uint64_t>(step) * 7919ull;
   const train::ItmPlan plan = train::sample_itm_negatives(out, seed, torch::tensor(hashes, torch::kLong));
   std::vector<int64_t> img_rows(plan.image_index.data_ptr<int64_t>(), plan.image_index.data_ptr<int64_t>() + 3 * B);
