@@ -98,6 +98,7 @@ ChatRequest parse_chat_request(const json& body, const std::string& default_prom
   if (present(body, "temperature")) r.temperature = number_in(body, "temperature", 0, 2);
   if (present(body, "top_p")) r.top_p = number_in(body, "top_p", 1e-9, 1);
   if (present(body, "top_k")) r.top_k = integer_in(body, "top_k", 0, 1 << 20);
+  if (present(body, "min_tokens")) r.min_tokens = integer_in(body, "min_tokens", 0, 1 << 20);
   if (present(body, "repetition_penalty")) r.repetition_penalty = number_in(body, "repetition_penalty", 1e-3, 100);
   if (present(body, "seed")) {
     if (!body["seed"].is_number_integer()) bad("seed", "'seed' must be an integer", "invalid_type");

@@ -20,7 +20,7 @@ struct ChatRequest {
   std::vector<std::string> image_params;          // "messages[0].content[1].image_url.url", for errors
   std::optional<int64_t> max_tokens;              // max_completion_tokens or max_tokens
   std::optional<double> temperature, top_p, repetition_penalty;
-  std::optional<int64_t> top_k;
+  std::optional<int64_t> top_k, min_tokens;      // min_tokens: vLLM's extension
   std::optional<uint64_t> seed;
   std::vector<std::string> stop;
   bool stream = false;

@@ -50,6 +50,10 @@ void Server::Impl::add_chat_routes() {
                          " text) and max_tokens asks for ", max_tokens, ": ", prompt_tokens + max_tokens, " in all"),
                      r.max_tokens ? "max_tokens" : "messages", "context_length_exceeded");
     }
+    if (r.min_tokens.value_or(0) > max_tokens) {
+      throw ApiError(400, str("min_tokens (", *r.min_tokens, ") is above max_tokens (", max_tokens, ")"), "min_tokens",
+                     "invalid_value");
+    }
     std::vector<data::Image> images;
     for (size_t i = 0; i < r.image_urls.size(); ++i) {
       images.push_back(load_image_url(r.image_urls[i], r.image_params[i], options.images));
@@ -61,6 +65,7 @@ void Server::Impl::add_chat_routes() {
     p.top_k = r.top_k.value_or(defaults.top_k);
     p.repetition_penalty = r.repetition_penalty.value_or(defaults.repetition_penalty);
     p.seed = r.seed.value_or(defaults.seed);
+    p.min_tokens = r.min_tokens.value_or(0);
     p.stop = r.stop;
     auto job = std::make_shared<Job>(std::move(images), std::move(ids), std::move(p));
     if (!scheduler->submit(job)) {

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "core/log.h"
 #include "models/generation.h"
@@ -50,14 +51,22 @@ bool Scheduler::submit(const std::shared_ptr<Job>& job) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return false;
-    // Free slots take requests at once; beyond them `max_queue` may wait.
-    const int waiting = static_cast<int>(pending_.size()) + busy_.load() - parallel_;
-    if (waiting >= max_queue_) return false;
+    // Free slots take requests at once; beyond them `max_queue` may wait. Counted from submission
+    // to the finishing event, so a client that sends its next request on reading a reply never
+    // finds its own finished one still counted.
+    if (in_flight_ >= parallel_ + max_queue_) return false;
+    ++in_flight_;
     pending_.push_back(job);
     queued_ = static_cast<int>(pending_.size());
   }
   cv_.notify_all();
   return true;
+}
+
+void Scheduler::end_job(Job& job, JobEvent event) {
+  job.finished_at = Clock::now();
+  --in_flight_;
+  job.push(std::move(event));
 }
 
 void Scheduler::drain_and_stop() {
@@ -69,10 +78,16 @@ void Scheduler::drain_and_stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool Scheduler::accept_token(Slot& slot, const at::Tensor& logits, int64_t greedy) {
+bool Scheduler::accept_token(Slot& slot, const at::Tensor& row_logits, int64_t greedy) {
   const SamplingParams& p = slot.job->params;
   const auto eos = host_.generation_defaults().eos_token_ids;
   int64_t next = greedy;  // the batch's argmax of this row, when plain greedy decoding
+  at::Tensor logits = row_logits;
+  if (static_cast<int64_t>(slot.tokens.size()) < p.min_tokens && !eos.empty()) {
+    logits = logits.index_fill(1, torch::tensor(eos, torch::kLong).to(logits.device()),
+                               -std::numeric_limits<float>::infinity());  // (1, V)
+    next = -1;
+  }
   if (p.temperature > 0 || p.repetition_penalty != 1.0 || next < 0) {
     // As models/generation.cpp for one row: penalty over the generated tokens, then the warpers.
     const at::Tensor seen =
@@ -108,8 +123,7 @@ bool Scheduler::accept_token(Slot& slot, const at::Tensor& logits, int64_t greed
   event.finished = true;
   event.finish_reason = at_eos || slot.stream.stopped() ? "stop" : "length";
   job.text = slot.stream.sent();
-  job.finished_at = Clock::now();
-  job.push(std::move(event));
+  end_job(job, std::move(event));
   return true;
 }
 
@@ -123,21 +137,23 @@ void Scheduler::admit(std::vector<std::unique_ptr<Slot>>& active) {
       pending_.pop_front();
       queued_ = static_cast<int>(pending_.size());
     }
-    if (job->cancelled()) continue;
+    if (job->cancelled()) {
+      end_job(*job, {.delta = "", .finished = true, .finish_reason = "cancelled", .error = ""});
+      continue;
+    }
     auto slot = std::make_unique<Slot>(Slot{job, TextStream(job->params.stop), {},
                                             at::make_generator<at::CPUGeneratorImpl>(job->params.seed), 0});
     models::KVCache cache;
     try {
       const at::Tensor logits = host_.prefill(job->images, job->prompt_ids, cache);  // (1, V)
       if (job->params.max_tokens == 0) {
-        job->finished_at = Clock::now();
-        job->push({.delta = "", .finished = true, .finish_reason = "length", .error = ""});
+        end_job(*job, {.delta = "", .finished = true, .finish_reason = "length", .error = ""});
         continue;
       }
       if (accept_token(*slot, logits, /*greedy=*/-1)) continue;
     } catch (const std::exception& e) {
       log::warn("serve: a request failed in prefill: ", e.what());
-      job->push({.delta = "", .finished = true, .finish_reason = "error", .error = e.what()});
+      end_job(*job, {.delta = "", .finished = true, .finish_reason = "error", .error = e.what()});
       continue;
     }
     pending_cache_.push_back(std::move(cache));
@@ -161,7 +177,7 @@ void Scheduler::loop() {
     std::vector<std::unique_ptr<Slot>> still;
     for (size_t i = 0; i < active.size(); ++i) {
       if (active[i]->job->cancelled()) {
-        active[i]->job->push({.delta = "", .finished = true, .finish_reason = "cancelled", .error = ""});
+        end_job(*active[i]->job, {.delta = "", .finished = true, .finish_reason = "cancelled", .error = ""});
         continue;
       }
       keep.push_back(static_cast<int64_t>(i));
@@ -182,7 +198,7 @@ void Scheduler::loop() {
       logits = batch.step(host_.lm(), torch::tensor(next, torch::kLong));
     } catch (const std::exception& e) {
       log::warn("serve: a decode step failed: ", e.what());
-      for (auto& slot : active) slot->job->push({.delta = "", .finished = true, .finish_reason = "error", .error = e.what()});
+      for (auto& slot : active) end_job(*slot->job, {.delta = "", .finished = true, .finish_reason = "error", .error = e.what()});
       active.clear();
       batch.keep_rows({});
       continue;

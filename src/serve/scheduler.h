@@ -32,6 +32,7 @@ struct SamplingParams {
   int64_t top_k = 0;
   double repetition_penalty = 1.0;
   uint64_t seed = 0;
+  int64_t min_tokens = 0;              // stop tokens are masked before this many (vLLM's min_tokens)
   std::vector<std::string> stop;       // stop strings, e.g. {"\n\n"}
 };
 
@@ -88,6 +89,7 @@ class Scheduler {
   struct Slot;
   void loop();
   void admit(std::vector<std::unique_ptr<Slot>>& active);
+  void end_job(Job& job, JobEvent event);  // the finishing event; frees the job's place
   // Picks the row's next token from its logits (1, V) (`greedy`: the row's argmax when known, else -1)
   // and reports the new text; true when the sequence has ended.
   bool accept_token(Slot& slot, const at::Tensor& logits, int64_t greedy);
@@ -98,7 +100,7 @@ class Scheduler {
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> pending_;
   bool stopping_ = false;
-  std::atomic<int> queued_{0}, busy_{0};
+  std::atomic<int> queued_{0}, busy_{0}, in_flight_{0};
   std::atomic<int64_t> tokens_{0}, steps_{0};
   std::vector<models::KVCache> pending_cache_;  // prefilled this round, not in the batch yet
   std::thread thread_;

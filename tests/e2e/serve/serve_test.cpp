@@ -280,6 +280,7 @@ TEST_F(Serve, QueueLimitDisconnectApiKeyAndDrain) {
   std::promise<void> started;
   auto first_chunk = started.get_future();
   std::atomic<bool> hang_up{false};
+  std::string first_text;
   auto long_request = std::async(std::launch::async, [&] {
     httplib::Request req;
     req.method = "POST";
@@ -287,12 +288,12 @@ TEST_F(Serve, QueueLimitDisconnectApiKeyAndDrain) {
     req.headers = key;
     req.set_header("Content-Type", "application/json");
     json body = chat_body("", "hi", 400, true);
-    body["temperature"] = 1.0;
-    body["stop"] = json::array();
+    body["min_tokens"] = 400;  // no early end: the slot stays taken until the client hangs up
     req.body = body.dump();
     bool told = false;
-    req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
+    req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
       if (!told) {
+        first_text.assign(d, n);
         told = true;
         started.set_value();
       }
@@ -302,7 +303,7 @@ TEST_F(Serve, QueueLimitDisconnectApiKeyAndDrain) {
   });
   ASSERT_EQ(first_chunk.wait_for(std::chrono::seconds(60)), std::future_status::ready);
   const Reply busy = post_json(one, "/v1/chat/completions", chat_body("", "hi", 4).dump(), key);
-  EXPECT_EQ(busy.status, 429) << busy.body;
+  EXPECT_EQ(busy.status, 429) << busy.body << "\nthe long request's first bytes: " << first_text;
   EXPECT_EQ(busy.body["error"]["type"], "rate_limit_error");
   hang_up = true;
   long_request.wait();
