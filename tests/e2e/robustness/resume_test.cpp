@@ -17,7 +17,7 @@
 #include "tiny_stage1.h"
 #include "train/checkpoint.h"
 #include "train/demo_data.h"
-#include "train/metrics_log.h"
+#include "eval/run_files.h"
 
 namespace fs = std::filesystem;
 
@@ -45,7 +45,7 @@ struct TrainedRun {
 
   std::vector<double> train_losses() const {
     std::vector<double> out;
-    for (const auto& row : vlm::train::read_metrics_jsonl(run + "/metrics.jsonl"))
+    for (const auto& row : vlm::eval::run_files::read_metrics(run + "/metrics.jsonl"))
       if (row.values.count("train/loss")) out.push_back(row.values.at("train/loss"));
     return out;
   }

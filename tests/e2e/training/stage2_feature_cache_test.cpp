@@ -9,7 +9,7 @@
 #include "test_util.h"
 #include "tiny_stage1.h"
 #include "train/demo_data.h"
-#include "train/metrics_log.h"
+#include "eval/run_files.h"
 
 namespace {
 
@@ -18,7 +18,7 @@ constexpr double kFp32CacheTolerance = 1e-5;
 
 std::vector<double> metric(const std::string& run_dir, const std::string& name) {
   std::vector<double> out;
-  for (const auto& row : vlm::train::read_metrics_jsonl(run_dir + "/metrics.jsonl")) {
+  for (const auto& row : vlm::eval::run_files::read_metrics(run_dir + "/metrics.jsonl")) {
     if (row.values.count(name)) out.push_back(row.values.at(name));
   }
   return out;
