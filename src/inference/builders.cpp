@@ -114,6 +114,7 @@ void freeze_unused_by_queries(models::QFormerImpl& qformer) {
   // projections and the matching head) gets none in stage 2 either.
   // In eval mode and on constant input, so that no random number is drawn (dropout) and the
   // weights built after this one start as they would without it.
+  const torch::AutoGradMode grad(true);  // callers that load for inference hold a NoGradGuard
   const bool was_training = qformer.is_training();
   qformer.eval();
   const at::Tensor feats = torch::ones({1, 2, qformer.config().encoder_width});  // (B, P, Dv)
