@@ -116,7 +116,7 @@ TEST(ConfigMessages, NoUsableSamplesSaysSo) {
   std::ofstream(table) << "image,caption\n,empty image\nx.png,\"caf\xE9\"\n";
   const std::string config = dir.path() + "/c.yaml";
   std::ofstream(config) << vlm::test::tiny_stage1_sections(dir.path(), data)
-                        << "train: {stage: stage1, steps: 2, batch_size: 4, precision: fp32}\n";
+                        << "train: {stage: stage1, steps: 2, batch_size: 4, warmup_steps: 0, precision: fp32}\n";
   const auto r = run_vlm("train --config " + config + " --set data.path=" + table);
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find(table + ": holds no usable samples (2 bad_row)"), std::string::npos) << r.output;
