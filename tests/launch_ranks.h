@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -22,21 +23,29 @@ extern char** environ;
 
 namespace vlm::test {
 
-// A TCP port on 127.0.0.1 that was free a moment ago (0 when none could be bound).
+// A TCP port on 127.0.0.1 that is free now and that nothing else is likely to take before the
+// caller's process binds it (0 when none could be found). A port the kernel hands out for `bind
+// port 0` or an outgoing connection comes from /proc/sys/net/ipv4/ip_local_port_range and can be
+// taken again by any other test in the moment between this check and the rank's bind, so the port
+// is drawn from below that range, at a place that differs by process and by call.
 inline int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+  int low = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
+  const int first = 10000, span = std::max(1000, low - first);
+  static int calls = 0;
+  const int start = static_cast<int>((static_cast<unsigned>(::getpid()) * 7919u + 104729u * calls++) % span);
+  for (int i = 0; i < 200; ++i) {
+    const int port = first + (start + i * 37) % span;
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(fd);
+    if (ok) return port;
   }
-  ::close(fd);
-  return port;
+  return 0;
 }
 
 inline std::string read_text(const std::string& path) {

@@ -18,7 +18,6 @@ constexpr size_t kImagesPerBatch = 8;
 
 int run_caption(const vlm::cli::Args& args) {
   const std::string model = args.get("--model");
-  if (model.empty()) throw vlm::UsageError("--model RUN is required");
   if (args.positional().empty()) throw vlm::UsageError("give at least one IMAGE");
   // Malformed flags (NaN, overflow) are refused before the model is loaded.
   for (const char* flag : {"--temperature", "--top-p", "--repetition-penalty"}) (void)args.get_double(flag, 0);
@@ -71,7 +70,8 @@ const bool kRegistered = vlm::cli::register_command({
     .name = "caption",
     .usage = "--model RUN IMAGE... [--prompt TEXT] [generation flags]",
     .summary = "caption images (or answer --prompt about them) with a stage-2 run",
-    .flags = {{"--model", "PATH", "a stage-2 run (its best checkpoint), its export/ or a checkpoint"},
+    .flags = {{.name = "--model", .value_name = "PATH", .help = "a stage-2 run (its best checkpoint), its export/ or a checkpoint",
+               .required = true},
               {"--prompt", "TEXT", "user prompt or question (default: the first training prompt)"},
               {"--max-new-tokens", "N", "tokens generated at most"},
               {"--temperature", "T", "sampling temperature, 0 = greedy"},

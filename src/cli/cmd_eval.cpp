@@ -16,12 +16,6 @@ namespace {
 const char* const kModelHelp = "a run (its best checkpoint), its export/ or a checkpoint (RUN/checkpoints/step-N)";
 const char* const kSplitHelp = "val (default: the training run's held-out split), train or all";
 
-std::string required(const vlm::cli::Args& args, const std::string& flag, const std::string& what) {
-  const std::string value = args.get(flag);
-  if (value.empty()) throw vlm::UsageError(flag + " " + what + " is required");
-  return value;
-}
-
 // Where eval/ goes: --out, else the run directory of the model (or the export/checkpoint itself).
 std::string out_dir_for(const vlm::cli::Args& args, const std::string& model) {
   if (auto out = args.maybe("--out")) return *out;
@@ -30,9 +24,9 @@ std::string out_dir_for(const vlm::cli::Args& args, const std::string& model) {
 }
 
 int run_eval_retrieval(const vlm::cli::Args& args) {
-  const std::string model = required(args, "--model", "PATH");
+  const std::string model = args.get("--model");
   vlm::inference::RetrievalOptions o;
-  o.data_path = required(args, "--data", "PATH");
+  o.data_path = args.get("--data");
   o.split = vlm::inference::parse_eval_split(args.get("--split", "val"));
   o.out_dir = out_dir_for(args, model);
   o.max_images = args.get_int("--max-images", 0);
@@ -55,9 +49,9 @@ std::vector<std::string> read_templates(const std::string& path) {
 }
 
 int run_eval_zeroshot(const vlm::cli::Args& args) {
-  const std::string model = required(args, "--model", "PATH");
+  const std::string model = args.get("--model");
   vlm::inference::ZeroShotOptions o;
-  o.data_path = required(args, "--data", "PATH");
+  o.data_path = args.get("--data");
   if (auto file = args.maybe("--templates")) o.templates = read_templates(*file);
   o.out_dir = out_dir_for(args, model);
   o.max_images = args.get_int("--max-images", 0);
@@ -81,9 +75,9 @@ std::pair<int64_t, int64_t> parse_range(const std::string& text) {
 }
 
 int run_eval_captions(const vlm::cli::Args& args) {
-  const std::string model = required(args, "--model", "PATH");
+  const std::string model = args.get("--model");
   vlm::inference::CaptionOptions o;
-  o.data_path = required(args, "--data", "PATH");
+  o.data_path = args.get("--data");
   o.split = vlm::inference::parse_eval_split(args.get("--split", "val"));
   o.out_dir = out_dir_for(args, model);
   if (auto range = args.maybe("--range")) std::tie(o.begin, o.end) = parse_range(*range);
@@ -101,8 +95,8 @@ int run_eval_captions(const vlm::cli::Args& args) {
 }
 
 int run_eval_vqa(const vlm::cli::Args& args) {
-  const std::string model = required(args, "--model", "PATH");
-  const std::string data = required(args, "--data", "PATH");
+  const std::string model = args.get("--model");
+  const std::string data = args.get("--data");
   const auto split = vlm::inference::parse_eval_split(args.get("--split", "val"));
   const auto r = vlm::inference::evaluate_vqa(model, data, split, args.get_int("--max-images", 0));
   std::cout << vlm::inference::vqa_json(r).dump() << "\n";
@@ -113,8 +107,11 @@ const bool kRetrieval = vlm::cli::register_command({
     .name = "eval retrieval",
     .usage = "--model PATH --data PATH [--split val|train|all] [--out DIR] [--max-images N]",
     .summary = "image-text retrieval Recall@1/5/10 both ways over every caption, ranks, the similarity grid (stage 1)",
-    .flags = {{"--model", "PATH", kModelHelp},
-              {"--data", "PATH", "dataset (table, img2dataset folder, shards, image folder)"},
+    .flags = {{.name = "--model", .value_name = "PATH", .help = kModelHelp, .required = true},
+              {.name = "--data",
+               .value_name = "PATH",
+               .help = "dataset (table, img2dataset folder, shards, image folder)",
+               .required = true},
               {"--split", "SPLIT", kSplitHelp},
               {"--out", "DIR", "write eval/ here (default: the run directory)"},
               {"--max-images", "N", "use the first N images of the split only"}},
@@ -125,8 +122,11 @@ const bool kZeroShot = vlm::cli::register_command({
     .name = "eval zeroshot",
     .usage = "--model PATH --data CLASSES [--templates FILE] [--out DIR] [--max-images N]",
     .summary = "zero-shot classification top-1/top-5 and a confusion table, classes named by prompt templates (stage 1)",
-    .flags = {{"--model", "PATH", kModelHelp},
-              {"--data", "CLASSES", "a class folder (class_name/*.jpg) or a table whose caption is the class"},
+    .flags = {{.name = "--model", .value_name = "PATH", .help = kModelHelp, .required = true},
+              {.name = "--data",
+               .value_name = "CLASSES",
+               .help = "a class folder (class_name/*.jpg) or a table whose caption is the class",
+               .required = true},
               {"--templates", "FILE", "prompt templates, one per line with {} for the class (default: 7 of OpenCLIP's)"},
               {"--out", "DIR", "write eval/zeroshot.json here (default: the run directory)"},
               {"--max-images", "N", "use the first N images only"}},
@@ -137,8 +137,11 @@ const bool kCaptions = vlm::cli::register_command({
     .name = "eval captions",
     .usage = "--model PATH --data PATH [--split val|train|all] [--range BEGIN:END] [--out DIR] [--sample] [--prompt TEXT]",
     .summary = "caption images, write eval/captions.csv and BLEU/ROUGE-L/CIDEr-D (stage 2)",
-    .flags = {{"--model", "PATH", kModelHelp},
-              {"--data", "PATH", "dataset with reference captions"},
+    .flags = {{.name = "--model", .value_name = "PATH", .help = kModelHelp, .required = true},
+              {.name = "--data",
+               .value_name = "PATH",
+               .help = "dataset with reference captions",
+               .required = true},
               {"--split", "SPLIT", kSplitHelp},
               {"--range", "BEGIN:END", "only the split's samples BEGIN..END-1, e.g. 130:160 as the reference"},
               {"--out", "DIR", "write eval/ here (default: the run directory)"},
@@ -151,8 +154,11 @@ const bool kVqa = vlm::cli::register_command({
     .name = "eval vqa",
     .usage = "--model PATH --data PATH [--split val|train|all] [--max-images N]",
     .summary = "answer every question of a dataset's samples greedily; exact-match accuracy, overall and by kind",
-    .flags = {{"--model", "PATH", kModelHelp},
-              {"--data", "PATH", "dataset whose samples carry question-answer pairs (e.g. the demo's)"},
+    .flags = {{.name = "--model", .value_name = "PATH", .help = kModelHelp, .required = true},
+              {.name = "--data",
+               .value_name = "PATH",
+               .help = "dataset whose samples carry question-answer pairs (e.g. the demo's)",
+               .required = true},
               {"--split", "SPLIT", kSplitHelp},
               {"--max-images", "N", "use the first N samples only"}},
     .run = run_eval_vqa,

@@ -18,8 +18,6 @@ namespace {
 int run_preprocess(const vlm::cli::Args& args) {
   const std::string model = args.get("--model");
   const std::string out = args.get("--out");
-  if (model.empty()) throw vlm::UsageError("--model VIT_DIR is required", "the folder with preprocessor_config.json");
-  if (out.empty()) throw vlm::UsageError("--out FILE.safetensors is required");
   if (args.positional().empty()) throw vlm::UsageError("no images given", "vlm preprocess --model DIR --out F IMAGE...");
   if (!std::filesystem::is_directory(model)) throw vlm::FileError(model, "not a directory");
   vlm::io::check_output_file(out);  // before any image is decoded

@@ -33,7 +33,6 @@ int64_t positive(const vlm::cli::Args& args, const std::string& flag, int64_t fa
 int run_serve(const vlm::cli::Args& args) {
   vlm::serve::ServerOptions o;
   o.model = args.get("--model");
-  if (o.model.empty()) throw vlm::UsageError("--model RUN is required (a run directory, its export/ or a checkpoint)");
   o.embed_model = args.get("--embed-model");
   o.host = args.get("--host", o.host);
   o.port = static_cast<int>(args.get_int("--port", o.port));
@@ -51,6 +50,7 @@ int run_serve(const vlm::cli::Args& args) {
   o.max_images = positive(args, "--max-images", o.max_images);
   o.images.max_pixels = positive(args, "--max-image-pixels", o.images.max_pixels);
   o.images.media_dir = args.get("--media-dir");
+  o.images.allow_remote = args.has("--allow-remote-images");
   o.index = args.get("--index");
   o.index_cache = args.get("--index-cache", o.index_cache);
   o.model_name = args.get("--name");
@@ -81,7 +81,8 @@ const bool kRegistered = vlm::cli::register_command({
     .name = "serve",
     .usage = "--model RUN [--host H] [--port P] [--api-key KEY | --api-key-file F] [--parallel N] [--index DATA] ...",
     .summary = "serve a model over HTTP: OpenAI-compatible chat with images, embeddings, search, a web page",
-    .flags = {{"--model", "RUN", "a stage-2 run, export or checkpoint (chat); a stage-1 one gives embeddings only"},
+    .flags = {{.name = "--model", .value_name = "RUN",
+               .help = "a stage-2 run, export or checkpoint (chat); a stage-1 one gives embeddings only", .required = true},
               {"--embed-model", "RUN", "a stage-1 run or export for /v1/embeddings and /v1/search"},
               {"--host", "ADDR", "address to listen on (default 127.0.0.1: this machine only)"},
               {"--port", "P", "port (default 8080; 0 = any free port, printed at start)"},
@@ -93,6 +94,7 @@ const bool kRegistered = vlm::cli::register_command({
               {"--max-images", "N", "images per request (default 4)"},
               {"--max-image-pixels", "N", "width x height per image, checked before decoding (default 16777216)"},
               {"--media-dir", "DIR", "allow file:// image URLs under DIR (and nowhere else)"},
+              {"--allow-remote-images", "", "fetch http(s):// image URLs (10 s and 20 MiB per image; off by default)"},
               {"--index", "DATA", "a folder or dataset of images to search (embedded once, cached)"},
               {"--index-cache", "DIR", "where the index embeddings are cached (default .cache/vlm-serve)"},
               {"--name", "ID", "the model id /v1/models reports (default: the run's name)"}},

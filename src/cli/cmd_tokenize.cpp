@@ -19,11 +19,23 @@ using vlm::tokenizers::Tokenizer;
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-json parse_line(const std::string& line, size_t number) {
-  try {
-    return json::parse(line);
-  } catch (const json::exception& e) {
-    throw vlm::Error(vlm::str("stdin line ", number, ": invalid JSON: ", e.what()));
+// Calls fn(object, line number) for each non-empty stdin line, which must be a JSON object with
+// `field` of the given kind (`expected` shows it in the error).
+template <typename Check, typename Fn>
+void for_each_stdin_object(const char* expected, Check has_field, Fn fn) {
+  std::string line;
+  size_t number = 0;
+  while (std::getline(std::cin, line)) {
+    ++number;
+    if (line.empty()) continue;
+    json j;
+    try {
+      j = json::parse(line);
+    } catch (const json::exception& e) {
+      throw vlm::Error(vlm::str("stdin line ", number, ": invalid JSON: ", e.what()));
+    }
+    if (!j.is_object() || !has_field(j)) throw vlm::Error(vlm::str("stdin line ", number, ": expected ", expected));
+    fn(j, number);
   }
 }
 
@@ -34,14 +46,8 @@ int run_tokenize(const vlm::cli::Args& args) {
   std::ios::sync_with_stdio(false);
 
   if (args.has("--decode")) {
-    std::string line;
-    size_t number = 0;
-    while (std::getline(std::cin, line)) {
-      ++number;
-      if (line.empty()) continue;
-      const json j = parse_line(line, number);
-      if (!j.is_object() || !j.contains("ids") || !j["ids"].is_array())
-        throw vlm::Error(vlm::str("stdin line ", number, ": expected {\"ids\": [...]}"));
+    const auto has_ids = [](const json& j) { return j.contains("ids") && j["ids"].is_array(); };
+    for_each_stdin_object("{\"ids\": [...]}", has_ids, [&](const json& j, size_t number) {
       std::vector<int64_t> ids;
       for (const json& id : j["ids"]) {
         if (!id.is_number_integer()) throw vlm::Error(vlm::str("stdin line ", number, ": ids must be integers"));
@@ -62,21 +68,15 @@ int run_tokenize(const vlm::cli::Args& args) {
         ids.push_back(value);
       }
       std::cout << dump(json{{"text", tok.decode(ids, /*skip_special_tokens=*/!special)}}) << '\n';
-    }
+    });
     return 0;
   }
 
   if (args.has("--jsonl")) {
-    std::string line;
-    size_t number = 0;
-    while (std::getline(std::cin, line)) {
-      ++number;
-      if (line.empty()) continue;
-      const json j = parse_line(line, number);
-      if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
-        throw vlm::Error(vlm::str("stdin line ", number, ": expected {\"text\": \"...\"}"));
+    const auto has_text = [](const json& j) { return j.contains("text") && j["text"].is_string(); };
+    for_each_stdin_object("{\"text\": \"...\"}", has_text, [&](const json& j, size_t) {
       std::cout << dump(json{{"ids", tok.encode(j["text"].get_ref<const std::string&>(), special).ids}}) << '\n';
-    }
+    });
     return 0;
   }
 

@@ -26,6 +26,10 @@ enum class QuerySimilarity { kMax, kMean };
 enum class TagSource { kQueries, kVisionPatches };
 // Autocast precision (train.precision): auto = bf16 on GPUs that support it, else fp32.
 enum class Precision { kAuto, kFp32, kBf16 };
+// The optimizer (train.optimizer): AdamW (decoupled weight decay) or Adam (no weight decay).
+enum class OptimizerKind { kAdamW, kAdam };
+// The learning-rate schedule after warmup (train.schedule).
+enum class ScheduleKind { kConstant, kLinear, kCosine };
 
 // The names, in the enums' declaration order.
 template <typename E>
@@ -45,6 +49,15 @@ struct EnumNames<TagSource> {
 template <>
 struct EnumNames<Precision> {
   static constexpr std::array<std::string_view, 3> names = {"auto", "fp32", "bf16"};
+};
+
+template <>
+struct EnumNames<OptimizerKind> {
+  static constexpr std::array<std::string_view, 2> names = {"adamw", "adam"};
+};
+template <>
+struct EnumNames<ScheduleKind> {
+  static constexpr std::array<std::string_view, 3> names = {"constant", "linear", "cosine"};
 };
 
 template <typename E>

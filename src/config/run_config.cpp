@@ -97,12 +97,12 @@ void TrainSection::bind(Binder& b) {
   b.field("epochs", epochs, "passes over the training split, used when train.steps is 0", between(0, 1e6));
   b.field("batch_size", batch_size, "samples per micro-batch (per process)", between(1, 65536));
   b.field("grad_accum", grad_accum, "micro-batches per optimizer step", between(1, 65536));
-  b.field("optimizer", optimizer, "optimizer", {"adam", "adamw"});
+  bind_enum(b, "optimizer", optimizer, "adamw (decoupled weight decay) or adam (none)");
   b.field("lr", lr, "stage 1: cross-attention and queries; stage 2: Q-Former", above(0));
   b.field("lr_other_mult", lr_other_mult, "stage 1: the rest of the Q-Former at lr x this", above(0));
   b.field("lr_head", lr_head, "stage 2: adapter and LoRA; stage lm: the LM", above(0));
   b.field("weight_decay", weight_decay, "AdamW decoupled weight decay", at_least(0));
-  b.field("schedule", schedule, "learning-rate schedule after warmup", {"constant", "cosine", "linear"});
+  bind_enum(b, "schedule", schedule, "learning-rate schedule after warmup");
   b.field("warmup_steps", warmup_steps, "linear warmup steps", at_least(0));
   b.field("min_lr_ratio", min_lr_ratio, "floor of the decay as a share of the peak", between(0, 1));
   b.field("clip_grad_norm", clip_grad_norm, "clip the global gradient norm, 0 = off", at_least(0));

@@ -106,12 +106,12 @@ struct TrainSection {
   double epochs = 0;               // passes over the training split, used when steps is 0 (e.g. 10)
   int64_t batch_size = 8;
   int64_t grad_accum = 1;
-  std::string optimizer = "adamw"; // adam | adamw
+  OptimizerKind optimizer = OptimizerKind::kAdamW;
   double lr = 1e-4;                // stage 1: cross-attention + queries; stage 2: Q-Former
   double lr_other_mult = 0.1;      // stage 1: every other Q-Former parameter at lr x this
   double lr_head = 5e-4;           // stage 2: adapter and LoRA
   double weight_decay = 0.01;
-  std::string schedule = "cosine"; // constant | cosine | linear
+  ScheduleKind schedule = ScheduleKind::kCosine;
   int64_t warmup_steps = 100;
   double min_lr_ratio = 0.0;
   double clip_grad_norm = 1.0;     // 0 = off

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace vlm::data {
 
@@ -48,5 +49,11 @@ struct DownloadReport {
 // Runs the whole job; progress lines go to the log. Throws FileError for an unreadable table or
 // an unwritable output folder; failures of single URLs are counted, never thrown.
 DownloadReport download_dataset(const DownloadOptions& options);
+
+// One URL with the downloader's network rules (http/https only, limited redirects, connect and
+// total timeouts, options.max_bytes enforced while receiving, an image content type, retries for
+// transient failures): the body, or a FileError naming the URL and the failure kind
+// ("http_404", "timeout", "too_large", "wrong_type", ...).
+std::vector<uint8_t> fetch_url(const std::string& url, const DownloadOptions& options);
 
 }  // namespace vlm::data

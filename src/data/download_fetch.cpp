@@ -204,4 +204,11 @@ void fetch_all(const std::vector<std::string>& urls, const DownloadOptions& opti
   }
 }
 
+std::vector<uint8_t> fetch_url(const std::string& url, const DownloadOptions& options) {
+  FetchResult out;
+  fetch_all({url}, options, [&out](size_t, FetchResult&& r) { out = std::move(r); });
+  if (!out.kind.empty()) throw FileError(url, str("could not be fetched (", out.kind, "): ", out.message));
+  return std::move(out.body);
+}
+
 }  // namespace vlm::data

@@ -80,6 +80,24 @@ std::string read_text(const std::string& path) {
   return text;
 }
 
+// For the line-per-row formats: each line of the table at `path` that is not blank (a trailing
+// '\r' removed), as keep_or_skip(read_row(line, number)).
+template <typename ReadRow>
+TableRead read_line_rows(const std::string& path, const ReadRow& read_row) {
+  const std::string text = read_text(path);
+  TableRead out;
+  std::istringstream in(text);
+  std::string line;
+  int64_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (std::all_of(line.begin(), line.end(), [](unsigned char c) { return std::isspace(c); })) continue;
+    keep_or_skip(path, out, [&] { return read_row(line, number); });
+  }
+  return out;
+}
+
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
@@ -169,83 +187,62 @@ std::vector<QA> parse_qa(const nlohmann::json& j, int64_t line) {
 }
 
 TableRead read_jsonl(const std::string& path, const TableColumns& columns) {
-  const std::string text = read_text(path);
-  TableRead out;
-  std::istringstream in(text);
-  std::string line;
-  int64_t number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (std::all_of(line.begin(), line.end(), [](unsigned char c) { return std::isspace(c); })) continue;
-    keep_or_skip(path, out, [&]() -> std::optional<TableRow> {
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 2E999
-        throw RowError{number, str("not valid JSON (", e.what(), ")")};
-      }
-      if (!j.is_object()) throw RowError{number, "expected a JSON object"};
-      TableRow row;
-      row.line = number;
-      std::string image_key = columns.image;
-      if (!j.contains(image_key) && columns.image == "image") image_key = "url";
-      if (!j.contains(image_key) && columns.image == "url") image_key = "image";
-      if (!j.contains(image_key) || !j[image_key].is_string() || j[image_key].get<std::string>().empty())
-        throw RowError{number, str("no string field '", columns.image, "' with the image (name it with ",
-                                   columns.image_flag, ")")};
-      row.image = j[image_key].get<std::string>();
-      for (const std::string& key : {columns.caption, std::string("captions")}) {
-        if (!j.contains(key)) continue;
-        const auto& c = j[key];
-        if (c.is_string()) {
-          row.captions.push_back(c.get<std::string>());
-        } else if (c.is_array()) {
-          for (const auto& item : c) {
-            if (!item.is_string()) throw RowError{number, str("'", key, "' holds a non-string")};
-            row.captions.push_back(item.get<std::string>());
-          }
-        } else {
-          throw RowError{number, str("'", key, "' must be a string or a list of strings")};
+  return read_line_rows(path, [&](const std::string& line, int64_t number) -> std::optional<TableRow> {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 2E999
+      throw RowError{number, str("not valid JSON (", e.what(), ")")};
+    }
+    if (!j.is_object()) throw RowError{number, "expected a JSON object"};
+    TableRow row;
+    row.line = number;
+    std::string image_key = columns.image;
+    if (!j.contains(image_key) && columns.image == "image") image_key = "url";
+    if (!j.contains(image_key) && columns.image == "url") image_key = "image";
+    if (!j.contains(image_key) || !j[image_key].is_string() || j[image_key].get<std::string>().empty())
+      throw RowError{number, str("no string field '", columns.image, "' with the image (name it with ",
+                                 columns.image_flag, ")")};
+    row.image = j[image_key].get<std::string>();
+    for (const std::string& key : {columns.caption, std::string("captions")}) {
+      if (!j.contains(key)) continue;
+      const auto& c = j[key];
+      if (c.is_string()) {
+        row.captions.push_back(c.get<std::string>());
+      } else if (c.is_array()) {
+        for (const auto& item : c) {
+          if (!item.is_string()) throw RowError{number, str("'", key, "' holds a non-string")};
+          row.captions.push_back(item.get<std::string>());
         }
-        break;
+      } else {
+        throw RowError{number, str("'", key, "' must be a string or a list of strings")};
       }
-      if (j.contains(columns.qa)) row.qa = parse_qa(j[columns.qa], number);
-      if (row.captions.empty() && row.qa.empty())
-        throw RowError{number, str("no caption field '", columns.caption, "' (nor 'captions', nor 'qa'; name it with ",
-                                   columns.caption_flag, ")")};
-      if (j.contains("split") && j["split"].is_string()) row.split = j["split"].get<std::string>();
-      check_row(row, image_key);
-      return row;
-    });
-  }
-  return out;
+      break;
+    }
+    if (j.contains(columns.qa)) row.qa = parse_qa(j[columns.qa], number);
+    if (row.captions.empty() && row.qa.empty())
+      throw RowError{number, str("no caption field '", columns.caption, "' (nor 'captions', nor 'qa'; name it with ",
+                                 columns.caption_flag, ")")};
+    if (j.contains("split") && j["split"].is_string()) row.split = j["split"].get<std::string>();
+    check_row(row, image_key);
+    return row;
+  });
 }
 
 // Header-less two-column TSVs: Conceptual Captions (caption, url) and captions.txt (file, caption).
 TableRead read_two_column(const std::string& path, bool image_second) {
-  const std::string text = read_text(path);
-  TableRead out;
-  std::istringstream in(text);
-  std::string line;
-  int64_t number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    keep_or_skip(path, out, [&]() -> std::optional<TableRow> {
-      const auto fields = split_tabs(line);
-      if (fields.size() != 2)
-        throw RowError{number, str("expected 2 tab-separated fields (", image_second ? "caption, url" : "filename, caption",
-                                   "), found ", fields.size())};
-      TableRow row;
-      row.line = number;
-      row.image = image_second ? fields[1] : fields[0];
-      row.captions.push_back(image_second ? fields[0] : fields[1]);
-      check_row(row, image_second ? "url" : "filename");
-      return row;
-    });
-  }
-  return out;
+  return read_line_rows(path, [&](const std::string& line, int64_t number) -> std::optional<TableRow> {
+    const auto fields = split_tabs(line);
+    if (fields.size() != 2)
+      throw RowError{number, str("expected 2 tab-separated fields (", image_second ? "caption, url" : "filename, caption",
+                                 "), found ", fields.size())};
+    TableRow row;
+    row.line = number;
+    row.image = image_second ? fields[1] : fields[0];
+    row.captions.push_back(image_second ? fields[0] : fields[1]);
+    check_row(row, image_second ? "url" : "filename");
+    return row;
+  });
 }
 
 }  // namespace

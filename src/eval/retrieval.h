@@ -1,6 +1,6 @@
 // Image-text retrieval metrics as the COCO / Flickr30k protocols report them: Recall@1/5/10
 // image-to-text and text-to-image, median and mean rank, from a plain similarity matrix
-// (torch-free; eval/retrieval_torch.h computes the matrix from embeddings).
+// (torch-free; eval/retrieval_blocks.h ranks embeddings block by block without the whole matrix).
 #pragma once
 
 #include <cstdint>

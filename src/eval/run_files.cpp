@@ -32,15 +32,6 @@ std::string report_path(const std::string& run_dir) { return (fs::path(run_dir) 
 
 namespace {
 
-nlohmann::json read_json_file(const std::string& path) {
-  const std::string text = io::read_file(path);
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw FileError(path, str("not valid JSON (", e.what(), ")"));
-  }
-}
-
 double number_at(const nlohmann::json& j, const char* key, const std::string& path) {
   if (!j.contains(key) || !j[key].is_number()) throw FileError(path, str("expected a number at \"", key, "\""));
   return j[key].get<double>();
@@ -145,7 +136,7 @@ void write_retrieval(const std::string& path, const RetrievalMetrics& m) {
 }
 
 RetrievalMetrics read_retrieval(const std::string& path) {
-  const nlohmann::json j = read_json_file(path);
+  const nlohmann::json j = io::read_json_file(path);
   RetrievalMetrics m;
   m.i2t_r1 = number_at(j, "i2t_R@1", path);
   m.i2t_r5 = number_at(j, "i2t_R@5", path);
@@ -219,7 +210,7 @@ void write_caption_metrics(const std::string& path, const std::map<std::string, 
 }
 
 std::map<std::string, double> read_caption_metrics(const std::string& path) {
-  const nlohmann::json j = read_json_file(path);
+  const nlohmann::json j = io::read_json_file(path);
   if (!j.is_object()) throw FileError(path, "expected a JSON object");
   std::map<std::string, double> out;
   for (const auto& [key, value] : j.items()) {

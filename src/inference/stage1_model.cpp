@@ -10,6 +10,7 @@
 #include "core/runtime.h"
 #include "inference/builders.h"
 #include "io/atomic_file.h"
+#include "io/jsonl.h"
 #include "io/tensor_store.h"
 #include "models/alignment.h"
 #include "models/weights.h"
@@ -21,14 +22,6 @@ namespace {
 
 constexpr const char* kStage1Format = "vlm-stage1/1";
 
-nlohmann::json read_json(const std::string& path) {
-  try {
-    return nlohmann::json::parse(io::read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw FileError(path, std::string("not valid JSON: ") + e.what());
-  }
-}
-
 // An export folder: qformer/ with its tokenizer, the ViT in vision/ or named by stage1.json, else
 // (exports written before stage1.json) by the run's config.
 Stage1Model load_export(const ModelPath& where) {
@@ -36,7 +29,7 @@ Stage1Model load_export(const ModelPath& where) {
   std::string vision_dir = where.dir + "/vision";
   int64_t max_text_length = config ? config->qformer.max_text_length : 64;
   if (fs::exists(where.dir + "/stage1.json")) {
-    const auto m = read_json(where.dir + "/stage1.json");
+    const auto m = io::read_json_file(where.dir + "/stage1.json");
     vision_dir = m.at("vision").get<std::string>();
     if (!fs::path(vision_dir).is_absolute()) vision_dir = where.dir + "/" + vision_dir;
     max_text_length = m.value("max_text_length", max_text_length);

@@ -11,6 +11,7 @@
 #include "inference/builders.h"
 #include "inference/stage1_model.h"
 #include "io/atomic_file.h"
+#include "io/jsonl.h"
 #include "models/peft.h"
 
 namespace fs = std::filesystem;
@@ -90,12 +91,7 @@ namespace {
 VlmBundle load_export(const ModelPath& where) {
   const std::string& dir = where.dir;
   const std::string manifest_path = dir + "/vlm.json";
-  nlohmann::json m;
-  try {
-    m = nlohmann::json::parse(io::read_file(manifest_path));
-  } catch (const nlohmann::json::exception& e) {
-    throw FileError(manifest_path, std::string("not valid JSON: ") + e.what());
-  }
+  const nlohmann::json m = io::read_json_file(manifest_path);
   std::string vision_dir = m.at("vision").get<std::string>();
   if (!fs::path(vision_dir).is_absolute()) vision_dir = dir + "/" + vision_dir;
   std::string lm_dir = m.at("lm").get<std::string>();

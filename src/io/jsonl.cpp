@@ -1,4 +1,4 @@
-// JSON Lines reading (see jsonl.h).
+// JSON files and JSON Lines read back (see jsonl.h).
 #include "io/jsonl.h"
 
 #include <nlohmann/json.hpp>
@@ -7,6 +7,15 @@
 #include "io/atomic_file.h"
 
 namespace vlm::io {
+
+nlohmann::json read_json_file(const std::string& path) {
+  const std::string text = read_file(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw FileError(path, str("not valid JSON (", e.what(), ")"));
+  }
+}
 
 void for_each_jsonl_object(const std::string& path,
                            const std::function<void(const nlohmann::json& object, const std::string& where)>& fn,

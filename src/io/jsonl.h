@@ -1,6 +1,7 @@
-// JSON Lines reading, one reader for every .jsonl the project reads back (metrics.jsonl, caption
-// predictions and references, the demo's captions): blank lines skipped, each other line one JSON
-// object, errors naming PATH:LINE. nlohmann parses; the line handling is the few lines below.
+// Reading JSON files back, one reader per form: whole .json files (manifests, exports' records,
+// metrics files), errors naming the file; and JSON Lines (metrics.jsonl, caption predictions and
+// references, the demo's captions): blank lines skipped, each other line one JSON object, errors
+// naming PATH:LINE. nlohmann parses; the file and line handling is the few lines in jsonl.cpp.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
@@ -9,6 +10,9 @@
 #include <string>
 
 namespace vlm::io {
+
+// The JSON document in PATH; FileError naming PATH when it is missing or not valid JSON.
+nlohmann::json read_json_file(const std::string& path);
 
 enum class JsonlTail {
   kStrict,         // every line must parse

@@ -1,9 +1,11 @@
 // Image inputs of requests (see image_input.h). Base64 is a dozen lines, not worth a dependency.
 #include "serve/image_input.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/error.h"
+#include "data/download.h"
 #include "data/sources.h"
 #include "serve/api_error.h"
 
@@ -61,6 +63,27 @@ std::vector<uint8_t> read_media_file(const std::string& url, const std::string& 
   return data::read_file_bytes(r);
 }
 
+std::vector<uint8_t> fetch_remote(const std::string& url, const std::string& param, const ImageLimits& limits) {
+  if (!limits.allow_remote) {
+    throw ApiError(400,
+                   "remote image URLs are off; send the image as a data: URL or base64, or start the server with "
+                   "--allow-remote-images",
+                   param, "remote_images_disabled");
+  }
+  data::DownloadOptions options;
+  options.concurrency = 1;
+  options.retries = 0;
+  options.connect_timeout_s = std::min(5.0, limits.remote_timeout_s);
+  options.timeout_s = limits.remote_timeout_s;
+  options.max_bytes = limits.max_remote_bytes;
+  options.user_agent = "vlm-serve/1.0";
+  try {
+    return data::fetch_url(url, options);
+  } catch (const FileError& e) {
+    throw ApiError(400, str("the image URL ", e.what()), param, "remote_image_failed");
+  }
+}
+
 }  // namespace
 
 std::vector<uint8_t> base64_decode(const std::string& text, const std::string& param) {
@@ -112,8 +135,7 @@ data::Image load_image_url(const std::string& url, const std::string& param, con
   }
   if (url.rfind("file://", 0) == 0) return decode_checked(read_media_file(url, param, limits), param, limits);
   if (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0) {
-    throw ApiError(400, "remote image URLs are not fetched; send the image as a data: URL or base64", param,
-                   "remote_images_disabled");
+    return decode_checked(fetch_remote(url, param, limits), param, limits);
   }
   return decode_checked(base64_decode(url, param), param, limits);  // raw base64
 }

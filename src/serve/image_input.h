@@ -1,6 +1,8 @@
 // Images a client sends, as OpenAI's image_url forms: `data:image/...;base64,` URLs, raw base64,
-// and `file://` paths only under --media-dir (no `..`, no symlink leading out). Sizes are checked
-// from the header (data::probe_image) before any pixel memory is allocated.
+// `file://` paths only under --media-dir (no `..`, no symlink leading out), and `http(s)://` URLs
+// only with --allow-remote-images (fetched with the downloader's rules: timeouts, a byte cap while
+// receiving, an image content type). Sizes are checked from the header (data::probe_image) before
+// any pixel memory is allocated.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,9 @@ namespace vlm::serve {
 struct ImageLimits {
   std::string media_dir;                 // empty: file:// refused
   int64_t max_pixels = 16'777'216;       // width x height, e.g. 4096 x 4096
+  bool allow_remote = false;             // http(s):// URLs fetched (the server then reaches what it can reach)
+  int64_t max_remote_bytes = 20 << 20;   // a larger remote body is cut off and refused
+  double remote_timeout_s = 10;          // whole transfer, per image
 };
 
 // Decodes the image an image_url `url` names; ApiError (400) naming `param` for anything wrong.

@@ -4,11 +4,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "data/loader.h"
 #include "data/split.h"
+#include "inference/builders.h"
+#include "train/distributed.h"
 #include "train/feature_cache.h"
 
 namespace vlm::train {
@@ -113,11 +115,7 @@ data::LoaderOptions loader_options(const config::RunConfig& config, Split split,
   options.repeat = true;
   options.rank = rank;
   options.world_size = world_size;
-  if (!config.vision.path.empty() && std::filesystem::exists(config.vision.path + "/preprocessor_config.json")) {
-    options.preprocess = data::load_preprocess_config_from_dir(config.vision.path);
-  } else {
-    options.image_size = static_cast<int>(image_size);
-  }
+  options.preprocess = inference::vision_preprocess(config.vision.path, image_size);  // as inference sees it
   if (train && config.data.augment) {
     // Mild crops and colour jitter; flips swap left/right in the caption so it stays true.
     options.augment.random_resized_crop = true;
@@ -155,6 +153,23 @@ at::Tensor to_device(const at::Tensor& host, const c10::Device& device) {
   if (host.device() == device) return host;
   if (device.is_cuda() && host.is_cpu()) return host.pin_memory().to(device, /*non_blocking=*/true);
   return host.to(device);
+}
+
+TaskData::TaskData() = default;
+TaskData::TaskData(TaskData&&) noexcept = default;
+TaskData& TaskData::operator=(TaskData&&) noexcept = default;
+TaskData::~TaskData() = default;
+
+TaskData open_task_data(const config::RunConfig& config, models::ViTModel& vision, const c10::Device& device,
+                        Distributed* dist, const char* stage) {
+  const int rank = dist ? dist->rank() : 0, world = dist ? dist->world_size() : 1;
+  const int64_t image_size = vision->config().image_size;
+  TaskData d;
+  if (!config.vision.feature_cache.empty()) d.features = FeatureCache::open_or_build(config, vision, device, rank);
+  d.train = make_batch_source(config, Split::kTrain, config.train.batch_size, rank, world, image_size, d.features.get());
+  d.val = make_batch_source(config, Split::kValidation, config.train.batch_size, 0, 1, image_size, d.features.get());
+  log::info(stage, ": ", d.train->samples(), " training samples, ", d.val->samples(), " validation samples");
+  return d;
 }
 
 }  // namespace vlm::train

@@ -11,10 +11,12 @@
 
 #include "config/run_config.h"
 #include "data/loader.h"
+#include "models/vit.h"
 
 namespace vlm::train {
 
 class FeatureCache;  // train/feature_cache.h
+class Distributed;   // train/distributed.h
 
 struct QAPair {
   std::string question;
@@ -56,6 +58,21 @@ at::Tensor to_device(const at::Tensor& host, const c10::Device& device);
 std::unique_ptr<BatchSource> make_batch_source(const config::RunConfig& config, Split split, int64_t batch_size,
                                                int rank, int world_size, int64_t image_size,
                                                const FeatureCache* features = nullptr);
+
+// A training task's data: the frozen ViT's feature cache when vision.feature_cache names one
+// (built on first use), the training split sharded over the ranks, and the validation split
+// (every rank reads all of it). Members in this order, so the cache outlives the sources reading it.
+struct TaskData {
+  std::unique_ptr<FeatureCache> features;
+  std::unique_ptr<BatchSource> train, val;
+  TaskData();
+  TaskData(TaskData&&) noexcept;
+  TaskData& operator=(TaskData&&) noexcept;
+  ~TaskData();
+};
+// Logs "<stage>: N training samples, M validation samples".
+TaskData open_task_data(const config::RunConfig& config, models::ViTModel& vision, const c10::Device& device,
+                        Distributed* dist, const char* stage);
 
 // The dataset config.data names, and the loader options make_batch_source reads a split with
 // (the feature cache reads every sample with the same decoding and preprocessing).

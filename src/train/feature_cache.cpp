@@ -21,6 +21,7 @@
 #include "core/torch_compat.h"
 #include "data/loader.h"
 #include "io/atomic_file.h"
+#include "io/jsonl.h"
 #include "io/safetensors.h"
 #include "io/tensor_store.h"
 #include "models/vit.h"
@@ -284,7 +285,7 @@ std::unique_ptr<FeatureCache> FeatureCache::open_or_build(const config::RunConfi
 
 void FeatureCache::open(const std::string& dir, const std::vector<std::string>& keys) {
   dir_ = dir;
-  const json manifest = json::parse(io::read_file(dir + "/manifest.json"));
+  const json manifest = io::read_json_file(dir + "/manifest.json");
   const auto index = io::SafetensorsFile::open(dir + "/index.safetensors");
   const at::Tensor shard = io::tensor_from_file(index, index->at("shard"));
   const at::Tensor row = io::tensor_from_file(index, index->at("row"));

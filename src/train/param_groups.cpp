@@ -25,7 +25,7 @@ struct CompiledRule {
   std::regex regex;
 };
 
-const char* kind_name(OptimizerKind kind) { return kind == OptimizerKind::kAdamW ? "adamw" : "adam"; }
+std::string kind_name(OptimizerKind kind) { return std::string(config::to_string(kind)); }
 
 }  // namespace
 
@@ -67,12 +67,6 @@ std::vector<ParamGroup> build_param_groups(const torch::nn::Module& module, cons
     if (!g.params.empty()) kept.push_back(std::move(g));
   }
   return kept;
-}
-
-OptimizerKind parse_optimizer_kind(const std::string& name, const std::string& key) {
-  if (name == "adamw") return OptimizerKind::kAdamW;
-  if (name == "adam") return OptimizerKind::kAdam;
-  throw ConfigError(key, vlm::str("unknown optimizer '", name, "'"), "use adamw or adam");
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamGroup>& groups,
@@ -196,7 +190,7 @@ void save_optimizer_state(const torch::optim::Optimizer& optimizer, const std::v
   }
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(std::string(kFormat)));
-  archive.write("optimizer", c10::IValue(std::string(kind_name(kind))));
+  archive.write("optimizer", c10::IValue(kind_name(kind)));
   archive.write("group_labels", c10::IValue(labels));
   archive.write("group_names", c10::IValue(names));
   archive.write("steps", c10::IValue(steps));

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "config/enums.h"
+
 namespace vlm::train {
 
 // One rule: trainable parameters whose name matches `pattern` (ECMAScript regex, searched
@@ -44,8 +46,7 @@ struct ParamGroup {
 // parameter no rule matches, or a rule with an invalid regex.
 std::vector<ParamGroup> build_param_groups(const torch::nn::Module& module, const ParamGroupOptions& options);
 
-enum class OptimizerKind { kAdamW, kAdam };
-OptimizerKind parse_optimizer_kind(const std::string& name, const std::string& key = "train.optimizer");
+using config::OptimizerKind;
 
 struct OptimizerOptions {
   OptimizerKind kind = OptimizerKind::kAdamW;

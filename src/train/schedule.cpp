@@ -13,22 +13,6 @@
 
 namespace vlm::train {
 
-ScheduleKind parse_schedule_kind(const std::string& name, const std::string& key) {
-  if (name == "constant") return ScheduleKind::kConstant;
-  if (name == "linear") return ScheduleKind::kLinear;
-  if (name == "cosine") return ScheduleKind::kCosine;
-  throw ConfigError(key, vlm::str("unknown schedule '", name, "'"), "use constant, linear or cosine");
-}
-
-const char* schedule_kind_name(ScheduleKind kind) {
-  switch (kind) {
-    case ScheduleKind::kConstant: return "constant";
-    case ScheduleKind::kLinear: return "linear";
-    case ScheduleKind::kCosine: return "cosine";
-  }
-  return "constant";
-}
-
 double lr_factor(const ScheduleOptions& o, int64_t step) {
   step = std::max<int64_t>(step, 0);
   if (step < o.warmup_steps) return static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, o.warmup_steps));
@@ -61,7 +45,7 @@ LrScheduler::LrScheduler(torch::optim::Optimizer& optimizer, ScheduleOptions opt
   }
   if (options_.kind != ScheduleKind::kConstant && options_.total_steps <= options_.warmup_steps) {
     throw ConfigError("train.schedule",
-                      vlm::str("a ", schedule_kind_name(options_.kind), " schedule needs total steps (",
+                      vlm::str("a ", config::to_string(options_.kind), " schedule needs total steps (",
                           options_.total_steps, ") above warmup steps (", options_.warmup_steps, ")"));
   }
   if (options_.min_ratio < 0.0 || options_.min_ratio > 1.0) {

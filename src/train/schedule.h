@@ -8,15 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "config/enums.h"
+
 namespace torch::optim { class Optimizer; }
 
 namespace vlm::train {
 
-enum class ScheduleKind { kConstant, kLinear, kCosine };
-
-// "constant" | "linear" | "cosine"; throws vlm::ConfigError naming `key` otherwise.
-ScheduleKind parse_schedule_kind(const std::string& name, const std::string& key = "train.schedule");
-const char* schedule_kind_name(ScheduleKind kind);
+using config::ScheduleKind;
 
 struct ScheduleOptions {
   ScheduleKind kind = ScheduleKind::kConstant;

@@ -15,7 +15,6 @@
 #include "inference/builders.h"
 #include "inference/stage1_model.h"
 #include "train/distributed.h"
-#include "train/feature_cache.h"
 #include "train/losses.h"
 #include "train/negative_captions.h"
 #include "train/precision.h"
@@ -64,14 +63,7 @@ Stage1Task::Stage1Task(const config::RunConfig& config, Distributed* dist, infer
                           config.train.itg_weight > 0 ? tokenizer_.vocab_size() : int64_t{0},
                           tags_.size() > 0 ? tags_.prior_logits() : at::Tensor(), tag_width);
   model_->to(device_);
-  const int rank = dist ? dist->rank() : 0, world = dist ? dist->world_size() : 1;
-  const int64_t image_size = model_->vision->config().image_size;
-  if (!config.vision.feature_cache.empty())
-    features_ = FeatureCache::open_or_build(config, model_->vision, device_, rank);
-  train_ = make_batch_source(config, Split::kTrain, config.train.batch_size, rank, world, image_size,
-                             features_.get());
-  val_ = make_batch_source(config, Split::kValidation, config.train.batch_size, 0, 1, image_size, features_.get());
-  log::info("stage 1: ", train_->samples(), " training samples, ", val_->samples(), " validation samples");
+  data_ = open_task_data(config, model_->vision, device_, dist, "stage 1");
 }
 
 Stage1Task::~Stage1Task() = default;
@@ -189,7 +181,7 @@ StepResult Stage1Task::forward_backward(int64_t step, int64_t grad_accum) {
   at::Tensor total = torch::zeros({}, torch::TensorOptions(torch::kFloat).device(device_));
   std::map<std::string, at::Tensor> parts;
   for (int64_t micro = 0; micro < grad_accum; ++micro) {
-    const ImageTextBatch batch = train_->next();
+    const ImageTextBatch batch = data_.train->next();
     Losses l = losses(batch, step);
     (l.total / static_cast<double>(grad_accum)).backward();
     total += l.total.detach().to(torch::kFloat) / static_cast<double>(grad_accum);
@@ -217,12 +209,12 @@ void Stage1Task::after_optimizer_step() {
 std::map<std::string, double> Stage1Task::evaluate(int64_t step) {
   torch::NoGradGuard no_grad;
   model_->eval();
-  val_->rewind();
+  data_.val->rewind();
   double loss_sum = 0;
   int64_t batches = 0;
   std::vector<at::Tensor> images, texts;
-  for (; batches < config_.schedule.eval_batches && batches * config_.train.batch_size < val_->samples(); ++batches) {
-    const ImageTextBatch batch = val_->next();
+  for (; batches < config_.schedule.eval_batches && batches * config_.train.batch_size < data_.val->samples(); ++batches) {
+    const ImageTextBatch batch = data_.val->next();
     const auto text = inference::tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
     compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
     const at::Tensor feats = image_features(batch);
@@ -246,9 +238,9 @@ std::map<std::string, double> Stage1Task::evaluate(int64_t step) {
   return metrics;
 }
 
-nlohmann::json Stage1Task::state() const { return {{"train_data", train_->state()}}; }
+nlohmann::json Stage1Task::state() const { return {{"train_data", data_.train->state()}}; }
 
-void Stage1Task::restore(const nlohmann::json& state) { train_->restore(state.at("train_data")); }
+void Stage1Task::restore(const nlohmann::json& state) { data_.train->restore(state.at("train_data")); }
 
 void Stage1Task::export_to(const std::string& dir) {
   inference::export_stage1(config_, *model_->vision, model_->qformer, tokenizer_, dir);

@@ -20,7 +20,6 @@
 namespace vlm::train {
 
 class Distributed;
-class FeatureCache;
 
 class Stage1Task final : public Task {
  public:
@@ -35,7 +34,7 @@ class Stage1Task final : public Task {
   nlohmann::json state() const override;
   void restore(const nlohmann::json& state) override;
   void export_to(const std::string& dir) override;
-  int64_t train_samples() const override { return train_->samples(); }
+  int64_t train_samples() const override { return data_.train->samples(); }
 
  private:
   Stage1Task(const config::RunConfig& config, Distributed* dist, inference::Stage1Parts parts);
@@ -62,8 +61,7 @@ class Stage1Task final : public Task {
   config::WordGroups negative_words_;
   CaptionTags tags_;  // empty unless train.tag_weight > 0
   models::AlignmentModel model_{nullptr};
-  std::unique_ptr<FeatureCache> features_;  // vision.feature_cache; outlives the sources reading it
-  std::unique_ptr<BatchSource> train_, val_;
+  TaskData data_;  // the feature cache (vision.feature_cache) and the two splits' sources
 };
 
 }  // namespace vlm::train

@@ -13,7 +13,6 @@
 #include "models/peft.h"
 #include "inference/builders.h"
 #include "train/distributed.h"
-#include "train/feature_cache.h"
 #include "train/losses.h"
 #include "train/precision.h"
 #include "inference/vlm_bundle.h"
@@ -42,15 +41,8 @@ Stage2Task::Stage2Task(const config::RunConfig& config, Distributed* dist)
       prompts_(config.lm.path, config.prompt.system, config.prompt.max_target_tokens),
       model_(inference::build_vlm(config)) {
   model_->to(device_);
-  const int rank = dist ? dist->rank() : 0, world = dist ? dist->world_size() : 1;
-  const int64_t image_size = model_->vision->config().image_size;
   // The same cache as stage 1's (config validation refuses it with vision.train or data.augment).
-  if (!config.vision.feature_cache.empty())
-    features_ = FeatureCache::open_or_build(config, model_->vision, device_, rank);
-  train_ = make_batch_source(config, Split::kTrain, config.train.batch_size, rank, world, image_size,
-                             features_.get());
-  val_ = make_batch_source(config, Split::kValidation, config.train.batch_size, 0, 1, image_size, features_.get());
-  log::info("stage 2: ", train_->samples(), " training samples, ", val_->samples(), " validation samples");
+  data_ = open_task_data(config, model_->vision, device_, dist, "stage 2");
 }
 
 Stage2Task::~Stage2Task() = default;
@@ -83,7 +75,7 @@ StepResult Stage2Task::forward_backward(int64_t step, int64_t grad_accum) {
   StepResult result;
   at::Tensor tokens = torch::zeros({}, torch::kLong);
   for (int64_t m = 0; m < grad_accum; ++m) {
-    const ImageTextBatch batch = train_->next();
+    const ImageTextBatch batch = data_.train->next();
     const inference::TokenBatch t = prompts_.build(choose_targets(config_, batch, step));
     tokens += t.target_mask.sum();  // counted on the host: no device sync
     micro.push_back(to_device(batch, t));
@@ -111,12 +103,12 @@ StepResult Stage2Task::forward_backward(int64_t step, int64_t grad_accum) {
 std::map<std::string, double> Stage2Task::evaluate(int64_t step) {
   torch::NoGradGuard no_grad;
   model_->eval();
-  val_->rewind();
+  data_.val->rewind();
   double loss_sum = 0;
   int64_t batches = 0;
   samples_.clear();
-  for (; batches < config_.schedule.eval_batches && batches * config_.train.batch_size < val_->samples(); ++batches) {
-    const ImageTextBatch batch = val_->next();
+  for (; batches < config_.schedule.eval_batches && batches * config_.train.batch_size < data_.val->samples(); ++batches) {
+    const ImageTextBatch batch = data_.val->next();
     // Validation always uses the first prompt and the caption: a fixed, comparable target.
     std::vector<inference::PromptTarget> rows;
     for (const auto& caption : batch.captions) rows.push_back({config_.prompt.user.front(), caption});
@@ -144,9 +136,9 @@ std::map<std::string, double> Stage2Task::evaluate(int64_t step) {
   return {{"val/loss", loss_sum / static_cast<double>(batches)}};
 }
 
-nlohmann::json Stage2Task::state() const { return {{"train_data", train_->state()}}; }
+nlohmann::json Stage2Task::state() const { return {{"train_data", data_.train->state()}}; }
 
-void Stage2Task::restore(const nlohmann::json& state) { train_->restore(state.at("train_data")); }
+void Stage2Task::restore(const nlohmann::json& state) { data_.train->restore(state.at("train_data")); }
 
 void Stage2Task::export_to(const std::string& dir) { inference::export_vlm_bundle(config_, *model_, dir); }
 

@@ -15,7 +15,6 @@
 namespace vlm::train {
 
 class Distributed;
-class FeatureCache;  // train/feature_cache.h
 
 // What each sample trains on at `step`: a question-answer pair (share data.vqa_ratio) or the
 // caption with a user prompt drawn from prompt.user; deterministic for (seed, step, key).
@@ -34,7 +33,7 @@ class Stage2Task final : public Task {
   void restore(const nlohmann::json& state) override;
   void export_to(const std::string& dir) override;
   std::vector<std::string> samples() override { return samples_; }
-  int64_t train_samples() const override { return train_->samples(); }
+  int64_t train_samples() const override { return data_.train->samples(); }
 
  private:
   models::VlmBatch to_device(const ImageTextBatch& batch, const inference::TokenBatch& tokens) const;
@@ -44,8 +43,7 @@ class Stage2Task final : public Task {
   c10::Device device_;
   inference::PromptBuilder prompts_;
   models::VisionLanguageModel model_{nullptr};
-  std::unique_ptr<FeatureCache> features_;  // vision.feature_cache: the frozen ViT's output, read not computed
-  std::unique_ptr<BatchSource> train_, val_;
+  TaskData data_;  // vision.feature_cache (the frozen ViT's output, read not computed) and the splits' sources
   std::vector<std::string> samples_;
 };
 

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "eval/run_files.h"
 #include "io/atomic_file.h"
+#include "io/jsonl.h"
 #include "io/tensor_store.h"
 #include "train/batches.h"
 #include "train/distributed.h"
@@ -77,13 +78,13 @@ Trainer::Trainer(const config::RunConfig& config, std::string run_dir, Task& tas
       best_val_loss_(std::numeric_limits<double>::infinity()) {
   ParamGroupOptions options;
   options.lr = config.train.stage == config::Stage::kStage1 ? config.train.lr : config.train.lr_head;
-  options.weight_decay = config.train.optimizer == "adamw" ? config.train.weight_decay : 0.0;
+  options.weight_decay = config.train.optimizer == config::OptimizerKind::kAdamW ? config.train.weight_decay : 0.0;
   options.rules = task_.param_rules();
   groups_ = build_param_groups(task_.module(), options);
   for (const auto& g : groups_) params_.insert(params_.end(), g.params.begin(), g.params.end());
-  optimizer_ = make_optimizer(groups_, OptimizerOptions{parse_optimizer_kind(config.train.optimizer)});
+  optimizer_ = make_optimizer(groups_, OptimizerOptions{config.train.optimizer});
   scheduler_ = std::make_unique<LrScheduler>(
-      *optimizer_, ScheduleOptions{parse_schedule_kind(config.train.schedule), config.train.warmup_steps,
+      *optimizer_, ScheduleOptions{config.train.schedule, config.train.warmup_steps,
                                    config.train.steps, config.train.min_lr_ratio});
   guard_ = std::make_unique<NanGuard>(static_cast<int>(config.train.max_bad_steps));
   int64_t n_params = 0;
@@ -290,7 +291,7 @@ int64_t Trainer::restore_latest() {
     log::warn("the checkpoint has no RNG state for rank ", rank, " (saved by fewer ranks): rank 0's is used");
   }
   set_cpu_rng_state(rng.get(rng.contains(rng_key(rank)) ? rng_key(rank) : "cpu").clone());
-  const auto state = nlohmann::json::parse(io::read_file(dir + "/state.json"));
+  const auto state = io::read_json_file(dir + "/state.json");
   const auto& best = state.at("best_val_loss");
   best_val_loss_ = best.is_number() ? best.get<double>() : std::numeric_limits<double>::infinity();
   task_.restore(state.at("task"));

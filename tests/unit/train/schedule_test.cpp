@@ -60,8 +60,8 @@ TEST(Schedule, SchedulerSetsEveryGroupFromItsBaseLr) {
 }
 
 TEST(Schedule, RejectsBadOptions) {
-  EXPECT_EQ(parse_schedule_kind("cosine"), ScheduleKind::kCosine);
-  EXPECT_THROW(parse_schedule_kind("cosine_restarts"), ConfigError);
+  EXPECT_EQ(config::parse_enum_or_throw<ScheduleKind>("cosine", "train.schedule"), ScheduleKind::kCosine);
+  EXPECT_THROW(config::parse_enum_or_throw<ScheduleKind>("cosine_restarts", "train.schedule"), ConfigError);
   auto p = torch::zeros({1}, torch::requires_grad());
   torch::optim::AdamW optimizer(std::vector<at::Tensor>{p});
   EXPECT_THROW(LrScheduler(optimizer, {ScheduleKind::kCosine, 100, 50, 0.0}), ConfigError);

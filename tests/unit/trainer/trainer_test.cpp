@@ -63,7 +63,7 @@ config::RunConfig small_config(int64_t steps) {
   c.train.stage = config::Stage::kLm;
   c.train.steps = steps;
   c.train.lr_head = 0.05;
-  c.train.schedule = "constant";
+  c.train.schedule = config::ScheduleKind::kConstant;
   c.train.warmup_steps = 0;
   c.train.weight_decay = 0;
   c.schedule.log_every = 1;
