@@ -155,6 +155,14 @@ at::Tensor to_device(const at::Tensor& host, const c10::Device& device) {
   return host.to(device);
 }
 
+int64_t TaskData::for_each_validation_batch(int64_t max_batches, int64_t batch_size,
+                                            const std::function<void(const ImageTextBatch&, int64_t)>& fn) {
+  val->rewind();
+  int64_t batches = 0;
+  for (; batches < max_batches && batches * batch_size < val->samples(); ++batches) fn(val->next(), batches);
+  return batches;
+}
+
 TaskData::TaskData() = default;
 TaskData::TaskData(TaskData&&) noexcept = default;
 TaskData& TaskData::operator=(TaskData&&) noexcept = default;

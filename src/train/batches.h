@@ -4,6 +4,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -65,6 +66,10 @@ std::unique_ptr<BatchSource> make_batch_source(const config::RunConfig& config, 
 struct TaskData {
   std::unique_ptr<FeatureCache> features;
   std::unique_ptr<BatchSource> train, val;
+  // The fixed validation batches: rewinds, then fn(batch, index) for at most max_batches batches,
+  // stopping where batches of batch_size would pass the split's end. Returns how many it read.
+  int64_t for_each_validation_batch(int64_t max_batches, int64_t batch_size,
+                                    const std::function<void(const ImageTextBatch&, int64_t)>& fn);
   TaskData();
   TaskData(TaskData&&) noexcept;
   TaskData& operator=(TaskData&&) noexcept;

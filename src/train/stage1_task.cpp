@@ -209,12 +209,10 @@ void Stage1Task::after_optimizer_step() {
 std::map<std::string, double> Stage1Task::evaluate(int64_t step) {
   torch::NoGradGuard no_grad;
   model_->eval();
-  data_.val->rewind();
   double loss_sum = 0;
-  int64_t batches = 0;
   std::vector<at::Tensor> images, texts;
-  for (; batches < config_.schedule.eval_batches && batches * config_.train.batch_size < data_.val->samples(); ++batches) {
-    const ImageTextBatch batch = data_.val->next();
+  const int64_t batches = data_.for_each_validation_batch(
+      config_.schedule.eval_batches, config_.train.batch_size, [&](const ImageTextBatch& batch, int64_t) {
     const auto text = inference::tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
     compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
     const at::Tensor feats = image_features(batch);
@@ -226,7 +224,7 @@ std::map<std::string, double> Stage1Task::evaluate(int64_t step) {
     loss_sum += contrastive(image, txt, /*dist=*/nullptr).loss.item<double>();
     images.push_back(image.cpu());
     texts.push_back(txt.cpu());
-  }
+  });
   std::map<std::string, double> metrics;
   if (batches == 0) return metrics;
   metrics["val/loss"] = loss_sum / static_cast<double>(batches);

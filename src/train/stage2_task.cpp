@@ -103,12 +103,10 @@ StepResult Stage2Task::forward_backward(int64_t step, int64_t grad_accum) {
 std::map<std::string, double> Stage2Task::evaluate(int64_t step) {
   torch::NoGradGuard no_grad;
   model_->eval();
-  data_.val->rewind();
   double loss_sum = 0;
-  int64_t batches = 0;
   samples_.clear();
-  for (; batches < config_.schedule.eval_batches && batches * config_.train.batch_size < data_.val->samples(); ++batches) {
-    const ImageTextBatch batch = data_.val->next();
+  const int64_t batches = data_.for_each_validation_batch(
+      config_.schedule.eval_batches, config_.train.batch_size, [&](const ImageTextBatch& batch, int64_t index) {
     // Validation always uses the first prompt and the caption: a fixed, comparable target.
     std::vector<inference::PromptTarget> rows;
     for (const auto& caption : batch.captions) rows.push_back({config_.prompt.user.front(), caption});
@@ -116,7 +114,7 @@ std::map<std::string, double> Stage2Task::evaluate(int64_t step) {
     compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
     const auto [logits, labels] = model_->target_logits_and_labels(b);
     loss_sum += target_lm_loss(logits, labels, labels.ne(kIgnoreIndex).sum().clamp_min(1)).item<double>();
-    if (batches == 0 && config_.schedule.sample_captions > 0) {
+    if (index == 0 && config_.schedule.sample_captions > 0) {
       const int64_t n = std::min<int64_t>(config_.schedule.sample_captions, batch.size());
       models::GenerationConfig gen;
       gen.max_new_tokens = std::min<int64_t>(config_.generation.max_new_tokens, 40);
@@ -131,7 +129,7 @@ std::map<std::string, double> Stage2Task::evaluate(int64_t step) {
                            batch.captions[i] + ")");
       }
     }
-  }
+  });
   if (batches == 0) return {};
   return {{"val/loss", loss_sum / static_cast<double>(batches)}};
 }

@@ -1,5 +1,7 @@
 // `vlm demo --quick`: the whole pipeline (data, stage 1, LM pretraining, stage 2, evaluation,
-// report) through the CLI on a small budget. The full demo's quality targets are checked by
+// report) through the CLI on a small budget, and a stage 2 that uses the image: it must beat the
+// same model shown shuffled or blank images and the question-only majority answer, so a
+// regression that blinds stage 2 fails here. The full demo's quality targets are checked by
 // running it (README); here the thresholds only prove that each stage learned something, well
 // above chance. With 120 evaluation images chance is R@1 1/120 = 0.008 and R@5 5/120 = 0.04.
 // The demo's stage 1 also learns image tags, whose loss dominates its first steps: after 40
@@ -29,11 +31,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Margins of the model over its controls (DISABLED_QuickRunBeatsBlindControls): a few questions
-// or scenes out of 120 images and ~500 questions, above the run-to-run spread of a blind model.
+// Margins of the model over its blind controls, about half of those measured at the quick budget
+// (2026-12-03, one thread: VQA 0.519 seeing, 0.399 with shuffled images, 0.396 with blank ones,
+// 0.421 for the question-only majority answer; captions' BLEU-1 0.483 / 0.395 / 0.279). At 30
+// stage-2 steps all of them failed (VQA 0.273 / 0.272 / 0.285, majority 0.421), at 200 the majority
+// one (0.412). Attribute accuracy is not compared: at this budget it is 3 scenes of 120.
 constexpr double kVqaMargin = 0.05;
-constexpr double kAttributeMargin = 0.02;
-constexpr double kMajorityMargin = 0.0;
+constexpr double kMajorityMargin = 0.03;
+constexpr double kBleu1Margin = 0.04;
 
 std::vector<nlohmann::json> read_rows(const std::string& dataset) {
   std::vector<nlohmann::json> rows;
@@ -97,13 +102,14 @@ struct Scores {
   double vqa = 0, attributes = 0, bleu1 = 0;
 };
 
-// The stage-2 model scored on a dataset through the CLI, its eval files kept out of the run.
+// The stage-2 model scored on every sample of a dataset through the CLI (as the demo scores),
+// its eval files kept out of the run.
 Scores score(const std::string& stage2, const std::string& data, const std::string& out) {
   Scores s;
-  const auto vqa = vlm::test::run_vlm("eval vqa --model " + stage2 + " --data " + data, /*merge_stderr=*/false);
+  const auto vqa = vlm::test::run_vlm("eval vqa --model " + stage2 + " --data " + data + " --split all", false);
   EXPECT_EQ(vqa.status, 0) << vqa.output;
   const auto captions =
-      vlm::test::run_vlm("eval captions --model " + stage2 + " --data " + data + " --out " + out, false);
+      vlm::test::run_vlm("eval captions --model " + stage2 + " --data " + data + " --split all --out " + out, false);
   EXPECT_EQ(captions.status, 0) << captions.output;
   if (vqa.status != 0 || captions.status != 0) return s;
   // The JSON object is the last line of stdout.
@@ -121,7 +127,7 @@ Scores score(const std::string& stage2, const std::string& data, const std::stri
 
 }  // namespace
 
-TEST(Demo, QuickRunTrainsEveryStageAndWritesSummaryAndReport) {
+TEST(Demo, QuickRunTrainsEveryStageSeesTheImageAndWritesSummaryAndReport) {
   vlm::test::TempDir dir;
   const std::string out = dir.path() + "/demo";
   const auto r = vlm::test::run_vlm("demo --quick --out " + out + " --configs " + std::string(VLM_SOURCE_DIR) +
@@ -141,11 +147,10 @@ TEST(Demo, QuickRunTrainsEveryStageAndWritesSummaryAndReport) {
   for (const char* key : {"attribute_accuracy", "BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr-D"}) {
     ASSERT_TRUE(captions.contains(key)) << key;
   }
-  // After 30 stage-2 steps on a 30-step LM the captions are made of the scenes' words but not yet
-  // right (BLEU-1 0.21-0.31 measured with the whole LM tuned, 0.075 with LoRA, whose captions
-  // were short); answers already beat guessing among ~12 answer words (0.27-0.30 measured).
-  EXPECT_GT(captions.at("BLEU-1").get<double>(), 0.02) << summary.dump(2);
-  EXPECT_GT(summary.at("vqa").at("accuracy").get<double>(), 0.15) << summary.dump(2);
+  // After 400 stage-2 steps on a 30-step LM the captions are made of the scenes' words but rarely
+  // right (BLEU-1 0.48 measured); the answers' margins over blind controls are checked below.
+  EXPECT_GT(captions.at("BLEU-1").get<double>(), 0.3) << summary.dump(2);
+  EXPECT_GT(summary.at("vqa").at("accuracy").get<double>(), 0.4) << summary.dump(2);
   EXPECT_GT(summary.at("vqa").at("questions").get<int64_t>(), 120);
   // The breakdowns add up to the totals: images by scene size, questions by kind.
   int64_t images = 0, questions = 0;
@@ -163,27 +168,7 @@ TEST(Demo, QuickRunTrainsEveryStageAndWritesSummaryAndReport) {
   EXPECT_TRUE(fs::exists(out + "/runs/stage2/eval/grid.png"));
   EXPECT_TRUE(fs::exists(out + "/runs/stage2/export/lm/model.safetensors"));  // the demo tunes its whole LM
   EXPECT_TRUE(fs::exists(out + "/runs/lm/export/config.json"));
-  // A second run reuses every finished stage and only evaluates again.
-  const auto again = vlm::test::run_vlm("demo --quick --out " + out + " --configs " + std::string(VLM_SOURCE_DIR) +
-                                        "/configs");
-  ASSERT_EQ(again.status, 0) << again.output;
-  EXPECT_NE(again.output.find("is already trained"), std::string::npos) << again.output;
-}
-
-// Disabled: at the quick budget stage 2 does not use the image yet. Measured 2026-12-03 (2 shared
-// cores, one thread per test): VQA 0.273 seeing, 0.272 with shuffled images, 0.285 with blank ones,
-// 0.421 for the question-only majority baseline; attribute accuracy 0.008 / 0 / 0.008; BLEU-1 0.141 /
-// 0.142 / 0.077. So the bounds of the test above pass for a blind model. Enable this test (run
-// with --gtest_also_run_disabled_tests) once the quick budget trains a stage 2 that sees: it fails
-// when the model's answers and captions are no better on the true images than on mismatched or
-// empty ones, or no better than answering each question with its most frequent training answer.
-TEST(Demo, DISABLED_QuickRunBeatsBlindControls) {
-  vlm::test::TempDir dir;
-  const std::string out = dir.path() + "/demo";
-  const auto r = vlm::test::run_vlm("demo --quick --out " + out + " --configs " + std::string(VLM_SOURCE_DIR) +
-                                    "/configs");
-  ASSERT_EQ(r.status, 0) << r.output;
-  const auto summary = nlohmann::json::parse(vlm::io::read_file(out + "/summary.json"));
+  // Stage 2 uses the image.
   // Controls: the same model, the same questions and references, shown images that do not match
   // (each row given the next row's image) or that show nothing (each scene's empty background);
   // and a model that never looks: each question's most frequent training answer.
@@ -214,8 +199,13 @@ TEST(Demo, DISABLED_QuickRunBeatsBlindControls) {
   EXPECT_NEAR(seeing.vqa, summary.at("vqa").at("accuracy").get<double>(), 1e-9) << table.str();
   for (const Scores* control : {&shuffled, &empty}) {
     EXPECT_GT(seeing.vqa, control->vqa + kVqaMargin) << table.str();
-    EXPECT_GT(seeing.attributes, control->attributes + kAttributeMargin) << table.str();
+    EXPECT_GT(seeing.bleu1, control->bleu1 + kBleu1Margin) << table.str();
   }
   EXPECT_GT(seeing.vqa, majority + kMajorityMargin) << table.str();
 
+  // A second run reuses every finished stage and only evaluates again.
+  const auto again = vlm::test::run_vlm("demo --quick --out " + out + " --configs " + std::string(VLM_SOURCE_DIR) +
+                                        "/configs");
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_NE(again.output.find("is already trained"), std::string::npos) << again.output;
 }
