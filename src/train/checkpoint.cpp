@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "io/atomic_file.h"
 #include "train/crc32c.h"
 
@@ -118,6 +119,18 @@ void Checkpointer::prune() {
   int64_t kept = 0;
   for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
     if (*it == latest || *it == best) continue;
+    if (!latest.empty() && *it > latest) {
+      // Newer than the step this run continued from: a checkpoint the resume passed over as
+      // damaged (removed: it would hold the name of a later save and stand in for a good one),
+      // or one the user resumed before on purpose (kept, and not counted against `keep`).
+      try {
+        verify(dir() + "/" + *it);
+      } catch (const FileError& e) {
+        log::warn("removing ", *it, ", newer than the latest step and damaged: ", e.what());
+        fs::remove_all(dir() + "/" + *it);
+      }
+      continue;
+    }
     if (kept++ < keep_) continue;
     fs::remove_all(dir() + "/" + *it);
   }

@@ -60,7 +60,7 @@ nlohmann::json run_demo(const DemoOptions& options) {
     return q;
   };
   const std::string stage1 = train_stage(configs + "/stage1.yaml",
-                                         with({"qformer.tokenizer=" + data.tokenizer_dir}, quick_steps(120)));
+                                         with({"qformer.tokenizer=" + data.tokenizer_dir}, quick_steps(200)));
   const std::string lm = train_stage(configs + "/lm.yaml", with({"lm.path=" + data.tokenizer_dir}, quick_steps(30)));
   const std::string stage2 = train_stage(
       configs + "/stage2.yaml",

@@ -74,6 +74,31 @@ TEST(Checkpointer, PrunesButKeepsBestAndLatest) {
   EXPECT_EQ(fs::path(*ck.best()).filename(), "step-0000050");
 }
 
+// A run continued from an older step (a resume that passed over a damaged newest checkpoint, or a
+// user resuming step-20 on purpose): pruning removes a damaged step newer than latest (it would
+// otherwise count as the newest kept step while good older ones went), keeps complete newer ones
+// without counting them, and applies `keep` to the older ones.
+TEST(Checkpointer, PruneRemovesADamagedStepNewerThanLatestAndKeepsCompleteOnes) {
+  vlm::test::TempDir run;
+  {
+    Checkpointer first(run.path(), 10, /*keep=*/10);
+    for (int step = 10; step <= 50; step += 10) first.save(step, [](const std::string& d) { write_weights(d, "0123"); });
+  }
+  fs::resize_file(run.path() + "/checkpoints/step-0000050/weights.bin", 2);  // damaged
+  Checkpointer ck(run.path(), 10, /*keep=*/1);
+  ck.save(21, [](const std::string& d) { write_weights(d, "0123"); });
+  EXPECT_FALSE(fs::exists(ck.dir() + "/step-0000050"));  // damaged: removed
+  EXPECT_TRUE(fs::exists(ck.dir() + "/step-0000040"));   // complete: kept
+  EXPECT_TRUE(fs::exists(ck.dir() + "/step-0000030"));
+  EXPECT_TRUE(fs::exists(ck.dir() + "/step-0000021"));   // latest
+  EXPECT_TRUE(fs::exists(ck.dir() + "/step-0000020"));   // keep = 1 among the older ones
+  EXPECT_FALSE(fs::exists(ck.dir() + "/step-0000010"));
+  ck.save(22, [](const std::string& d) { write_weights(d, "0123"); });
+  EXPECT_TRUE(fs::exists(ck.dir() + "/step-0000021"));
+  EXPECT_FALSE(fs::exists(ck.dir() + "/step-0000020"));
+  EXPECT_TRUE(fs::exists(ck.dir() + "/step-0000040"));
+}
+
 TEST(Checkpointer, ResolveAcceptsRunDirCheckpointDirAndRefusesOthers) {
   vlm::test::TempDir run;
   Checkpointer ck(run.path(), 10, 1);
