@@ -27,8 +27,7 @@ class ServeClients : public ::testing::Test {
     server_ = new ServeProcess(models_->dir.path(),
                                {"--model", models_->stage2, "--embed-model", models_->stage1, "--parallel", "8",
                                 "--max-queue", "64", "--index", models_->data.eval_dir, "--index-cache",
-                                models_->dir.path() + "/index-cache"},
-                               /*asan_quarantine=*/false);  // the load test bounds its resident memory
+                                models_->dir.path() + "/index-cache"});
     ready_ = server_->wait_ready();
   }
   static void TearDownTestSuite() {

@@ -114,9 +114,7 @@ inline std::string data_url(const std::string& png_path) { return "data:image/pn
 // `vlm serve ARGS --port 0` as a child; the port read from its first line; stopped by SIGTERM.
 class ServeProcess {
  public:
-  // `asan_quarantine` false: in an ASan build, the server runs without the quarantine of freed
-  // memory (which reads as resident memory growing with the work done), for memory bounds.
-  ServeProcess(const std::string& work_dir, const std::vector<std::string>& args, bool asan_quarantine = true) {
+  ServeProcess(const std::string& work_dir, const std::vector<std::string>& args) {
     log_ = work_dir + "/serve-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++) + ".log";
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -126,14 +124,6 @@ class ServeProcess {
       for (auto& a : all) argv.push_back(a.data());
       argv.push_back(nullptr);
       if (!std::freopen(log_.c_str(), "w", stdout) || !std::freopen(log_.c_str(), "a", stderr)) ::_exit(126);
-#if defined(__SANITIZE_ADDRESS__)
-      if (!asan_quarantine) {
-        const char* o = std::getenv("ASAN_OPTIONS");
-        ::setenv("ASAN_OPTIONS", (std::string(o != nullptr ? o : "") + ":quarantine_size_mb=0").c_str(), 1);
-      }
-#else
-      (void)asan_quarantine;
-#endif
       ::execv(VLM_BINARY, argv.data());
       ::_exit(127);
     }
