@@ -19,8 +19,8 @@ using vlm::tokenizers::Tokenizer;
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-// Calls fn(object, line number) for each non-empty stdin line, which must be a JSON object with
-// `field` of the given kind (`expected` shows it in the error).
+// Calls fn(object, line number) for each non-empty stdin line, which must be a JSON object for
+// which has_field(object) holds (`expected` shows its shape in the error).
 template <typename Check, typename Fn>
 void for_each_stdin_object(const char* expected, Check has_field, Fn fn) {
   std::string line;

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "io/atomic_file.h"
+#include "io/jsonl.h"
 #include "train/crc32c.h"
 
 namespace fs = std::filesystem;
@@ -141,12 +142,7 @@ void Checkpointer::verify(const std::string& path, VerifyDepth depth) {
   if (!fs::exists(manifest_path)) {
     throw FileError(path, "not a complete checkpoint (no manifest.json)", "it was interrupted while being written");
   }
-  nlohmann::json manifest;
-  try {
-    manifest = nlohmann::json::parse(io::read_file(manifest_path));
-  } catch (const nlohmann::json::exception& e) {
-    throw FileError(manifest_path, std::string("unreadable manifest: ") + e.what());
-  }
+  const nlohmann::json manifest = io::read_json_file(manifest_path);
   if (!manifest.is_object() || !manifest.contains("files") || !manifest["files"].is_object()) {
     throw FileError(manifest_path, "unreadable manifest: no \"files\" object");
   }

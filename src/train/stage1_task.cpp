@@ -213,18 +213,18 @@ std::map<std::string, double> Stage1Task::evaluate(int64_t step) {
   std::vector<at::Tensor> images, texts;
   const int64_t batches = data_.for_each_validation_batch(
       config_.schedule.eval_batches, config_.train.batch_size, [&](const ImageTextBatch& batch, int64_t) {
-    const auto text = inference::tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
-    compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
-    const at::Tensor feats = image_features(batch);
-    const at::Tensor image = model_->qformer->image_embeds(feats).to(torch::kFloat);   // (B, Q, E)
-    const at::Tensor txt = model_->qformer->text_embed(text.input_ids.to(device_),
-                                                       text.attention_mask.to(device_)).to(torch::kFloat);
-    // Every rank scores the same validation batches: gathering them would repeat each sample
-    // world_size times among the negatives, and val/loss would depend on the world size.
-    loss_sum += contrastive(image, txt, /*dist=*/nullptr).loss.item<double>();
-    images.push_back(image.cpu());
-    texts.push_back(txt.cpu());
-  });
+        const auto text = inference::tokenize_for_qformer(tokenizer_, batch.captions, config_.qformer.max_text_length);
+        compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
+        const at::Tensor feats = image_features(batch);
+        const at::Tensor image = model_->qformer->image_embeds(feats).to(torch::kFloat);   // (B, Q, E)
+        const at::Tensor txt = model_->qformer->text_embed(text.input_ids.to(device_),
+                                                           text.attention_mask.to(device_)).to(torch::kFloat);
+        // Every rank scores the same validation batches: gathering them would repeat each sample
+        // world_size times among the negatives, and val/loss would depend on the world size.
+        loss_sum += contrastive(image, txt, /*dist=*/nullptr).loss.item<double>();
+        images.push_back(image.cpu());
+        texts.push_back(txt.cpu());
+      });
   std::map<std::string, double> metrics;
   if (batches == 0) return metrics;
   metrics["val/loss"] = loss_sum / static_cast<double>(batches);

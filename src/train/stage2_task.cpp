@@ -107,29 +107,29 @@ std::map<std::string, double> Stage2Task::evaluate(int64_t step) {
   samples_.clear();
   const int64_t batches = data_.for_each_validation_batch(
       config_.schedule.eval_batches, config_.train.batch_size, [&](const ImageTextBatch& batch, int64_t index) {
-    // Validation always uses the first prompt and the caption: a fixed, comparable target.
-    std::vector<inference::PromptTarget> rows;
-    for (const auto& caption : batch.captions) rows.push_back({config_.prompt.user.front(), caption});
-    const models::VlmBatch b = to_device(batch, prompts_.build(rows));
-    compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
-    const auto [logits, labels] = model_->target_logits_and_labels(b);
-    loss_sum += target_lm_loss(logits, labels, labels.ne(kIgnoreIndex).sum().clamp_min(1)).item<double>();
-    if (index == 0 && config_.schedule.sample_captions > 0) {
-      const int64_t n = std::min<int64_t>(config_.schedule.sample_captions, batch.size());
-      models::GenerationConfig gen;
-      gen.max_new_tokens = std::min<int64_t>(config_.generation.max_new_tokens, 40);
-      gen.eos_token_ids = prompts_.stop_ids();
-      gen.pad_token_id = prompts_.pad_id();
-      auto first = [n](const at::Tensor& x) { return x.defined() ? x.slice(0, 0, n) : x; };
-      models::VlmBatch head{first(b.pixel_values), first(b.prompt_ids), first(b.prompt_mask), {}, {},
-                            first(b.vision_features)};
-      const auto out = model_->generate(head, gen);
-      for (int64_t i = 0; i < n; ++i) {
-        samples_.push_back("[" + batch.keys[i] + "] " + prompts_.decode(out.tokens[i]) + "  (reference: " +
-                           batch.captions[i] + ")");
-      }
-    }
-  });
+        // Validation always uses the first prompt and the caption: a fixed, comparable target.
+        std::vector<inference::PromptTarget> rows;
+        for (const auto& caption : batch.captions) rows.push_back({config_.prompt.user.front(), caption});
+        const models::VlmBatch b = to_device(batch, prompts_.build(rows));
+        compat::AutocastGuard autocast(device_.type(), use_bf16(config_, device_));
+        const auto [logits, labels] = model_->target_logits_and_labels(b);
+        loss_sum += target_lm_loss(logits, labels, labels.ne(kIgnoreIndex).sum().clamp_min(1)).item<double>();
+        if (index == 0 && config_.schedule.sample_captions > 0) {
+          const int64_t n = std::min<int64_t>(config_.schedule.sample_captions, batch.size());
+          models::GenerationConfig gen;
+          gen.max_new_tokens = std::min<int64_t>(config_.generation.max_new_tokens, 40);
+          gen.eos_token_ids = prompts_.stop_ids();
+          gen.pad_token_id = prompts_.pad_id();
+          auto first = [n](const at::Tensor& x) { return x.defined() ? x.slice(0, 0, n) : x; };
+          models::VlmBatch head{first(b.pixel_values), first(b.prompt_ids), first(b.prompt_mask), {}, {},
+                                first(b.vision_features)};
+          const auto out = model_->generate(head, gen);
+          for (int64_t i = 0; i < n; ++i) {
+            samples_.push_back("[" + batch.keys[i] + "] " + prompts_.decode(out.tokens[i]) + "  (reference: " +
+                               batch.captions[i] + ")");
+          }
+        }
+      });
   if (batches == 0) return {};
   return {{"val/loss", loss_sum / static_cast<double>(batches)}};
 }
