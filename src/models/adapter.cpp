@@ -30,8 +30,8 @@ nlohmann::json AdapterConfig::to_json() const { return write_fields(*this, "vlm_
 
 AdapterImpl::AdapterImpl(const AdapterConfig& cfg) : cfg_(cfg) {
   cfg_.validate();
-  linear_1_ = register_module("linear_1", torch::nn::Linear(cfg.input_size, cfg.hidden_size));
-  linear_2_ = register_module("linear_2", torch::nn::Linear(cfg.hidden_size, cfg.output_size));
+  linear_1_ = register_module("linear_1", Linear(cfg.input_size, cfg.hidden_size));
+  linear_2_ = register_module("linear_2", Linear(cfg.hidden_size, cfg.output_size));
 }
 
 at::Tensor AdapterImpl::forward(const at::Tensor& x) {

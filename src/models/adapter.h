@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "models/linear.h"
 #include "models/weights.h"
 
 namespace vlm::models {
@@ -44,7 +45,7 @@ class AdapterImpl : public torch::nn::Module {
 
  private:
   AdapterConfig cfg_;
-  torch::nn::Linear linear_1_{nullptr}, linear_2_{nullptr};
+  Linear linear_1_{nullptr}, linear_2_{nullptr};
 };
 TORCH_MODULE(Adapter);
 

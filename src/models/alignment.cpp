@@ -11,9 +11,9 @@ AlignmentModelImpl::AlignmentModelImpl(ViTModel v, QFormer q, double temperature
     : vision(register_module("vision", std::move(v))),
       qformer(register_module("qformer", std::move(q))),
       fixed_temperature(temperature) {
-  if (itg_vocab > 0) itg_head = register_module("itg_head", torch::nn::Linear(qformer->config().hidden_size(), itg_vocab));
+  if (itg_vocab > 0) itg_head = register_module("itg_head", Linear(qformer->config().hidden_size(), itg_vocab));
   if (tag_prior.defined()) {
-    tag_head = register_module("tag_head", torch::nn::Linear(tag_width, tag_prior.size(0)));
+    tag_head = register_module("tag_head", Linear(tag_width, tag_prior.size(0)));
     torch::NoGradGuard no_grad;
     tag_head->bias.copy_(tag_prior);
   }

@@ -5,8 +5,8 @@
 #pragma once
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/linear.h>
 
+#include "models/linear.h"
 #include "models/qformer.h"
 #include "models/vit.h"
 
@@ -24,8 +24,8 @@ class AlignmentModelImpl : public torch::nn::Module {
 
   ViTModel vision{nullptr};
   QFormer qformer{nullptr};
-  torch::nn::Linear itg_head{nullptr};  // text hidden -> vocabulary, for the caption loss (itg_weight > 0)
-  torch::nn::Linear tag_head{nullptr};  // queries or ViT patch tokens -> tags, max over them (tag_weight > 0)
+  Linear itg_head{nullptr};  // text hidden -> vocabulary, for the caption loss (itg_weight > 0)
+  Linear tag_head{nullptr};  // queries or ViT patch tokens -> tags, max over them (tag_weight > 0)
   at::Tensor log_scale;                 // defined when the temperature is learned
   double fixed_temperature;
 };

@@ -154,17 +154,17 @@ AttentionBlock make_attention(torch::nn::Module& layer, const EncoderDims& d, co
   auto g = add_group(layer, group);
   if (d.layout == EncoderLayout::kBert) {
     auto self = add_group(*g, "self");
-    b.query = self->register_module("query", torch::nn::Linear(D, D));
-    b.key = self->register_module("key", torch::nn::Linear(kv_width, D));
-    b.value = self->register_module("value", torch::nn::Linear(kv_width, D));
+    b.query = self->register_module("query", Linear(D, D));
+    b.key = self->register_module("key", Linear(kv_width, D));
+    b.value = self->register_module("value", Linear(kv_width, D));
     auto output = add_group(*g, "output");
-    b.out = output->register_module("dense", torch::nn::Linear(D, D));
+    b.out = output->register_module("dense", Linear(D, D));
     b.norm = output->register_module("LayerNorm", ln);
   } else {
-    b.query = g->register_module("q_lin", torch::nn::Linear(D, D));
-    b.key = g->register_module("k_lin", torch::nn::Linear(kv_width, D));
-    b.value = g->register_module("v_lin", torch::nn::Linear(kv_width, D));
-    b.out = g->register_module("out_lin", torch::nn::Linear(D, D));
+    b.query = g->register_module("q_lin", Linear(D, D));
+    b.key = g->register_module("k_lin", Linear(kv_width, D));
+    b.value = g->register_module("v_lin", Linear(kv_width, D));
+    b.out = g->register_module("out_lin", Linear(D, D));
     b.norm = layer.register_module(distil_norm, ln);
   }
   return b;
@@ -180,14 +180,14 @@ FeedForwardBlock make_feed_forward(torch::nn::Module& layer, const EncoderDims& 
   const auto ln = torch::nn::LayerNorm(torch::nn::LayerNormOptions({D}).eps(d.layer_norm_eps));
   FeedForwardBlock b;
   if (d.layout == EncoderLayout::kBert) {
-    b.up = add_group(layer, "intermediate" + suffix)->register_module("dense", torch::nn::Linear(D, I));
+    b.up = add_group(layer, "intermediate" + suffix)->register_module("dense", Linear(D, I));
     auto output = add_group(layer, "output" + suffix);
-    b.down = output->register_module("dense", torch::nn::Linear(I, D));
+    b.down = output->register_module("dense", Linear(I, D));
     b.norm = output->register_module("LayerNorm", ln);
   } else {
     auto ffn = add_group(layer, "ffn" + suffix);
-    b.up = ffn->register_module("lin1", torch::nn::Linear(D, I));
-    b.down = ffn->register_module("lin2", torch::nn::Linear(I, D));
+    b.up = ffn->register_module("lin1", Linear(D, I));
+    b.down = ffn->register_module("lin2", Linear(I, D));
     b.norm = layer.register_module("output_layer_norm" + suffix, ln);
   }
   return b;
@@ -230,7 +230,7 @@ void TextEncoderImpl::build() {
     layers_.push_back(EncoderLayer(d_));
     list->push_back(layers_.back());
   }
-  if (d_.pooler) pooler_ = add_group(*this, "pooler")->register_module("dense", torch::nn::Linear(D, D));
+  if (d_.pooler) pooler_ = add_group(*this, "pooler")->register_module("dense", Linear(D, D));
 
   init_module_weights(*this, d_.initializer_range, /*truncated=*/false);
   if (d_.sinusoidal) {

@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "models/linear.h"
 #include "models/weights.h"
 
 namespace vlm::models {
@@ -115,7 +116,7 @@ EncoderDims dims_of(const BertConfig& cfg);
 
 // A post-norm attention block: norm(x + dropout(out(attention(query(x), key(kv), value(kv))))).
 struct AttentionBlock {
-  torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr}, out{nullptr};
+  Linear query{nullptr}, key{nullptr}, value{nullptr}, out{nullptr};
   torch::nn::LayerNorm norm{nullptr};
   at::Tensor forward(const at::Tensor& x, const at::Tensor& kv, const at::Tensor& mask, const EncoderDims& d,
                      bool training);
@@ -128,7 +129,7 @@ AttentionBlock make_attention(torch::nn::Module& layer, const EncoderDims& d, co
 
 // A post-norm feed-forward block: norm(x + dropout(down(act(up(x))))).
 struct FeedForwardBlock {
-  torch::nn::Linear up{nullptr}, down{nullptr};
+  Linear up{nullptr}, down{nullptr};
   torch::nn::LayerNorm norm{nullptr};
   at::Tensor forward(const at::Tensor& x, const EncoderDims& d, bool training);
 };
@@ -178,7 +179,7 @@ class TextEncoderImpl : public torch::nn::Module {
   torch::nn::Embedding word_{nullptr}, position_{nullptr}, token_type_{nullptr};
   torch::nn::LayerNorm embed_norm_{nullptr};
   std::vector<EncoderLayer> layers_;
-  torch::nn::Linear pooler_{nullptr};
+  Linear pooler_{nullptr};
 };
 TORCH_MODULE(TextEncoder);
 

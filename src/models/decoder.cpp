@@ -313,7 +313,7 @@ DecoderLMImpl::DecoderLMImpl(const DecoderConfig& cfg) : cfg_(cfg) {
   }
   norm = model->register_module("norm", RMSNorm(cfg.hidden_size, cfg.rms_norm_eps));
   if (!cfg.tie_word_embeddings)
-    lm_head = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(cfg.hidden_size, cfg.vocab_size).bias(false)));
+    lm_head = register_module("lm_head", Linear(torch::nn::LinearOptions(cfg.hidden_size, cfg.vocab_size).bias(false)));
   inv_freq_ = rope_inv_freq(cfg_);
 
   // transformers' _init_weights: Linear and Embedding ~ N(0, initializer_range), biases 0, norms 1.

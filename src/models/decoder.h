@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "models/linear.h"
 #include "models/lora.h"
 #include "models/weights.h"
 
@@ -195,7 +196,7 @@ class DecoderLMImpl : public torch::nn::Module {
   torch::nn::Embedding embed_tokens{nullptr};
   std::vector<DecoderLayer> layers;
   RMSNorm norm{nullptr};
-  torch::nn::Linear lm_head{nullptr};  // null when tie_word_embeddings
+  Linear lm_head{nullptr};  // null when tie_word_embeddings
 
  private:
   DecoderConfig cfg_;

@@ -38,7 +38,7 @@ std::shared_ptr<torch::nn::Module> add_group(torch::nn::Module& parent, const st
   return parent.register_module(name, std::make_shared<torch::nn::Module>(name));
 }
 
-at::Tensor multi_head_attention(torch::nn::Linear& query, torch::nn::Linear& key, torch::nn::Linear& value,
+at::Tensor multi_head_attention(Linear& query, Linear& key, Linear& value,
                                 const at::Tensor& x, const at::Tensor& kv, const at::Tensor& mask, int64_t num_heads,
                                 double dropout_p, bool training) {
   const int64_t B = x.size(0), T = x.size(1), S = kv.size(1);

@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "models/linear.h"
+
 namespace vlm::models {
 
 // Shape letters: B batch, T query length, S key length, D width, H heads, Dh head width.
@@ -24,7 +26,7 @@ std::shared_ptr<torch::nn::Module> add_group(torch::nn::Module& parent, const st
 // softmax(q k^T / sqrt(Dh) + mask) v with heads split out of q(x), k(kv), v(kv); returns (B, T, D)
 // before the output projection. `mask`: additive, broadcastable to (B, H, T, S), or undefined.
 // Attention-probability dropout is applied when training with p > 0 (then the explicit path runs).
-at::Tensor multi_head_attention(torch::nn::Linear& query, torch::nn::Linear& key, torch::nn::Linear& value,
+at::Tensor multi_head_attention(Linear& query, Linear& key, Linear& value,
                                 const at::Tensor& x, const at::Tensor& kv, const at::Tensor& mask, int64_t num_heads,
                                 double dropout_p, bool training);
 

@@ -46,9 +46,9 @@ void LoraLinearImpl::add_adapter(const LoraConfig& cfg) {
   TORCH_CHECK(!has_adapter(), "this layer already has a LoRA adapter");
   const auto options = weight.options();
   lora_A = register_module(
-      "lora_A", torch::nn::Linear(torch::nn::LinearOptions(in_features(), cfg.r).bias(false)));
+      "lora_A", Linear(torch::nn::LinearOptions(in_features(), cfg.r).bias(false)));
   lora_B = register_module(
-      "lora_B", torch::nn::Linear(torch::nn::LinearOptions(cfg.r, out_features()).bias(false)));
+      "lora_B", Linear(torch::nn::LinearOptions(cfg.r, out_features()).bias(false)));
   lora_A->to(options.device(), options.dtype().toScalarType());
   lora_B->to(options.device(), options.dtype().toScalarType());
   {

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "models/linear.h"
+
 namespace vlm::models {
 
 // Shape letters: N any leading dims, I in_features, O out_features, R rank.
@@ -51,7 +53,7 @@ class LoraLinearImpl : public torch::nn::Module {
   int64_t out_features() const { return weight.size(0); }
 
   at::Tensor weight, bias;  // bias undefined when built without
-  torch::nn::Linear lora_A{nullptr}, lora_B{nullptr};
+  Linear lora_A{nullptr}, lora_B{nullptr};
 
  private:
   at::Tensor delta() const;  // scaling * B A in fp32, (O, I)

@@ -17,7 +17,7 @@ namespace {
 
 constexpr const char* kModelType = "vlm_qformer";
 
-void init_linear(torch::nn::Linear& l, double std) {
+void init_linear(Linear& l, double std) {
   l->weight.normal_(0.0, std);
   l->bias.zero_();
 }
@@ -122,9 +122,9 @@ QFormerImpl::QFormerImpl(const QFormerConfig& cfg) : TextEncoderImpl(validated_t
       copy_block(query_ffn_.back(), layer->ffn);
     }
   }
-  vision_proj_ = register_module("vision_proj", torch::nn::Linear(D, cfg_.embed_dim));
-  text_proj_ = register_module("text_proj", torch::nn::Linear(D, cfg_.embed_dim));
-  itm_head_ = register_module("itm_head", torch::nn::Linear(D, 2));
+  vision_proj_ = register_module("vision_proj", Linear(D, cfg_.embed_dim));
+  text_proj_ = register_module("text_proj", Linear(D, cfg_.embed_dim));
+  itm_head_ = register_module("itm_head", Linear(D, 2));
   for (auto* l : {&vision_proj_, &text_proj_, &itm_head_}) init_linear(*l, cfg_.initializer_range);
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/enums.h"
+#include "models/linear.h"
 #include "models/bert.h"
 #include "models/weights.h"
 
@@ -111,7 +112,7 @@ class QFormerImpl : public TextEncoderImpl {
   at::Tensor query_tokens_;
   std::vector<std::optional<AttentionBlock>> cross_;  // per layer, set every cross_attention_freq layers
   std::vector<FeedForwardBlock> query_ffn_;           // per layer, when cfg.query_ffn
-  torch::nn::Linear vision_proj_{nullptr}, text_proj_{nullptr}, itm_head_{nullptr};
+  Linear vision_proj_{nullptr}, text_proj_{nullptr}, itm_head_{nullptr};
 };
 TORCH_MODULE(QFormer);
 

@@ -70,12 +70,12 @@ ViTLayerImpl::ViTLayerImpl(const ViTConfig& cfg) : cfg_(cfg) {
   auto ln = [&](int64_t d) { return torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(cfg.layer_norm_eps)); };
   auto attention = add_group(*this, "attention");
   auto self = add_group(*attention, "attention");
-  query_ = self->register_module("query", torch::nn::Linear(torch::nn::LinearOptions(D, D).bias(cfg.qkv_bias)));
-  key_ = self->register_module("key", torch::nn::Linear(torch::nn::LinearOptions(D, D).bias(cfg.qkv_bias)));
-  value_ = self->register_module("value", torch::nn::Linear(torch::nn::LinearOptions(D, D).bias(cfg.qkv_bias)));
-  attn_out_ = add_group(*attention, "output")->register_module("dense", torch::nn::Linear(D, D));
-  intermediate_ = add_group(*this, "intermediate")->register_module("dense", torch::nn::Linear(D, I));
-  output_ = add_group(*this, "output")->register_module("dense", torch::nn::Linear(I, D));
+  query_ = self->register_module("query", Linear(torch::nn::LinearOptions(D, D).bias(cfg.qkv_bias)));
+  key_ = self->register_module("key", Linear(torch::nn::LinearOptions(D, D).bias(cfg.qkv_bias)));
+  value_ = self->register_module("value", Linear(torch::nn::LinearOptions(D, D).bias(cfg.qkv_bias)));
+  attn_out_ = add_group(*attention, "output")->register_module("dense", Linear(D, D));
+  intermediate_ = add_group(*this, "intermediate")->register_module("dense", Linear(D, I));
+  output_ = add_group(*this, "output")->register_module("dense", Linear(I, D));
   layernorm_before_ = register_module("layernorm_before", ln(D));
   layernorm_after_ = register_module("layernorm_after", ln(D));
 }
@@ -113,7 +113,7 @@ ViTModelImpl::ViTModelImpl(const ViTConfig& cfg) : cfg_(cfg) {
   layers_ = encoder->register_module("layer", torch::nn::ModuleList());
   for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) layers_->push_back(ViTLayer(cfg));
   layernorm_ = register_module("layernorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({D}).eps(cfg.layer_norm_eps)));
-  if (cfg.add_pooling_layer) pooler_ = add_group(*this, "pooler")->register_module("dense", torch::nn::Linear(D, D));
+  if (cfg.add_pooling_layer) pooler_ = add_group(*this, "pooler")->register_module("dense", Linear(D, D));
 
   init_module_weights(*this, cfg.initializer_range, /*truncated=*/true);
   trunc_normal_(position_embeddings_, cfg.initializer_range);

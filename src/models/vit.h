@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "models/linear.h"
 #include "models/weights.h"
 
 namespace vlm::models {
@@ -83,8 +84,8 @@ class ViTLayerImpl : public torch::nn::Module {
  private:
   ViTConfig cfg_;
   torch::nn::LayerNorm layernorm_before_{nullptr}, layernorm_after_{nullptr};
-  torch::nn::Linear query_{nullptr}, key_{nullptr}, value_{nullptr}, attn_out_{nullptr};
-  torch::nn::Linear intermediate_{nullptr}, output_{nullptr};
+  Linear query_{nullptr}, key_{nullptr}, value_{nullptr}, attn_out_{nullptr};
+  Linear intermediate_{nullptr}, output_{nullptr};
 };
 TORCH_MODULE(ViTLayer);
 
@@ -110,7 +111,7 @@ class ViTModelImpl : public torch::nn::Module {
   torch::nn::Sequential stem_{nullptr};  // null without stem_channels
   torch::nn::ModuleList layers_;
   torch::nn::LayerNorm layernorm_{nullptr};
-  torch::nn::Linear pooler_{nullptr};
+  Linear pooler_{nullptr};
 };
 TORCH_MODULE(ViTModel);
 

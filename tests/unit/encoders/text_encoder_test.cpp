@@ -174,7 +174,7 @@ INSTANTIATE_TEST_SUITE_P(Layouts, TextEncoderLayouts, ::testing::Values(false, t
 TEST(TextEncoder, HandDerivedSingleHeadAttention) {
   // One head, D = 2, identity projections: x = [[1,0],[0,1]] gives scores diag(a, a) with a = 1/sqrt(2);
   // row 0 attends with weights (e^a, 1)/(e^a + 1), so its context is that vector itself.
-  torch::nn::Linear q(2, 2), k(2, 2), v(2, 2);
+  Linear q(2, 2), k(2, 2), v(2, 2);
   {
     torch::NoGradGuard no_grad;
     for (auto* l : {&q, &k, &v}) {
