@@ -116,8 +116,10 @@ inline uint8_t clip8(int32_t v) {
 }
 
 // The two hot loops of the vertical pass, built for AVX2 and baseline x86-64 (chosen at load
-// time). Integer sums are exact in any order, so vectorising them changes no result.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// time). Integer sums are exact in any order, so vectorising them changes no result. Not under
+// ThreadSanitizer: the clones' ifunc resolver runs while the dynamic loader relocates, before
+// TSan's runtime exists, and its instrumented code crashes every program at start.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define VLM_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define VLM_VECTOR_CLONES
