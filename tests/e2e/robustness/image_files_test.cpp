@@ -167,5 +167,9 @@ TEST(ImageFiles, CaptionReportsABadImageAndCaptionsTheOthers) {
   const double two = peak_rss_mib(args(2)), many = peak_rss_mib(args(24));
   ASSERT_GT(two, 0);
   ASSERT_GT(many, 0);
+#if !defined(__SANITIZE_THREAD__)
+  // Not under TSan: its shadow memory follows the heap addresses LibTorch touches, so the model's
+  // forward passes grow resident memory with the work done (+176 MiB for 22 more images; no report).
   EXPECT_LT(many - two, 60.0) << "peak RSS " << two << " MiB for 2 images, " << many << " MiB for 24";
+#endif
 }
