@@ -26,7 +26,7 @@ class AlignmentModelImpl : public torch::nn::Module {
   QFormer qformer{nullptr};
   Linear itg_head{nullptr};  // text hidden -> vocabulary, for the caption loss (itg_weight > 0)
   Linear tag_head{nullptr};  // queries or ViT patch tokens -> tags, max over them (tag_weight > 0)
-  at::Tensor log_scale;                 // defined when the temperature is learned
+  at::Tensor log_scale;      // defined when the temperature is learned
   double fixed_temperature;
 };
 TORCH_MODULE(AlignmentModel);

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "config/enums.h"
-#include "models/linear.h"
 #include "models/bert.h"
+#include "models/linear.h"
 #include "models/weights.h"
 
 namespace vlm::models {
