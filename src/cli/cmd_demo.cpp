@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "core/error.h"
 #include "train/demo.h"
 
 namespace {
@@ -23,6 +24,12 @@ int run_demo_command(const vlm::cli::Args& args) {
   options.out_dir = args.get("--out", "demo-out");
   options.config_dir = args.get("--configs", "");
   options.quick = args.has("--quick");
+  const int64_t processes = args.get_int("--processes", vlm::train::default_demo_processes());
+  if (processes < 1 || processes > 64) {
+    throw vlm::UsageError("--processes must be 1 to 64, not " + std::to_string(processes));
+  }
+  options.processes = static_cast<int>(processes);
+  options.train_exe = "/proc/self/exe";
   const auto summary = vlm::train::run_demo(options);
   const auto& r = summary["retrieval"];
   const auto& c = summary["captions"];
@@ -40,11 +47,13 @@ int run_demo_command(const vlm::cli::Args& args) {
 
 const bool kRegistered = vlm::cli::register_command({
     .name = "demo",
-    .usage = "[--out DIR] [--quick]",
+    .usage = "[--out DIR] [--quick] [--processes N]",
     .summary = "train the whole pipeline from scratch on synthetic shapes (CPU, minutes) and report",
     .flags = {{"--out", "DIR", "where data, runs, report and summary.json go (default demo-out)"},
               {"--configs", "DIR", "folder with demo/{stage1,lm,stage2}.yaml (default: the repository's configs/)"},
-              {"--quick", "", "a small, fast version (for tests): fewer scenes and steps"}},
+              {"--quick", "", "a small, fast version (for tests): fewer scenes and steps"},
+              {"--processes", "N", "data-parallel processes per training stage, sharing the threads (default 2 "
+                                   "when there are 2 or more, else 1)"}},
     .run = run_demo_command,
 });
 

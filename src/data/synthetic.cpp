@@ -7,9 +7,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
+#include <exception>
 #include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "data/synthetic_internal.h"
 #include "io/atomic_file.h"
@@ -230,25 +237,48 @@ void write_synthetic_dataset(const std::string& dir, const SyntheticConfig& conf
   if (n_train < 0 || n_heldout < 0 || n_train + n_heldout > 99999) {
     throw Error(str("synthetic dataset: need 0..99999 samples, got ", n_train, " + ", n_heldout));
   }
-  // Files go straight into the temporary folder: write_dir_atomic fsyncs them all once at the end.
+  // Samples are drawn by index (generate_sample), so threads can draw and encode them in any
+  // order; the captions file then lists them in index order. Files go straight into the temporary
+  // folder: write_dir_atomic fsyncs them all once at the end.
   io::write_dir_atomic(dir, [&](const std::string& tmp) {
-    std::ofstream lines(tmp + "/captions.jsonl");
-    int file_index = 0;
-    for (SyntheticSplit split : {SyntheticSplit::kTrain, SyntheticSplit::kHeldout}) {
-      const int count = split == SyntheticSplit::kTrain ? n_train : n_heldout;
-      for (int i = 0; i < count; ++i, ++file_index) {
-        const SyntheticSample s = generate_sample(config, split, static_cast<uint64_t>(i));
-        char name[32];
-        std::snprintf(name, sizeof(name), "%05d.png", file_index);
-        const std::vector<uint8_t> png = encode_png(s.image);
-        std::ofstream(tmp + "/" + name, std::ios::binary).write(reinterpret_cast<const char*>(png.data()),
-                                                                static_cast<std::streamsize>(png.size()));
-        nlohmann::json row = {{"image", name}, {"caption", s.caption}, {"split", split_name(split)}};
-        row["qa"] = nlohmann::json::array();
-        for (const QA& q : s.qa) row["qa"].push_back({{"question", q.question}, {"answer", q.answer}});
-        lines << row.dump() << "\n";
-      }
+    const int total = n_train + n_heldout;
+    std::vector<std::string> rows(static_cast<size_t>(total));
+    auto draw = [&](int file_index) {
+      const bool train = file_index < n_train;
+      const SyntheticSplit split = train ? SyntheticSplit::kTrain : SyntheticSplit::kHeldout;
+      const SyntheticSample s =
+          generate_sample(config, split, static_cast<uint64_t>(train ? file_index : file_index - n_train));
+      char name[32];
+      std::snprintf(name, sizeof(name), "%05d.png", file_index);
+      const std::vector<uint8_t> png = encode_png(s.image);
+      std::ofstream file(tmp + "/" + name, std::ios::binary);
+      file.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
+      if (!file.flush()) throw FileError(tmp + "/" + name, "write failed");
+      nlohmann::json row = {{"image", name}, {"caption", s.caption}, {"split", split_name(split)}};
+      row["qa"] = nlohmann::json::array();
+      for (const QA& q : s.qa) row["qa"].push_back({{"question", q.question}, {"answer", q.answer}});
+      rows[static_cast<size_t>(file_index)] = row.dump();
+    };
+    const int workers = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 8);
+    std::atomic<int> next{0};
+    std::exception_ptr failure;
+    std::mutex failure_mutex;
+    std::vector<std::thread> threads;
+    for (int w = 0; w < workers; ++w) {
+      threads.emplace_back([&] {
+        try {
+          for (int i = next++; i < total; i = next++) draw(i);
+        } catch (...) {
+          const std::lock_guard<std::mutex> lock(failure_mutex);
+          if (!failure) failure = std::current_exception();
+          next = total;
+        }
+      });
     }
+    for (auto& t : threads) t.join();
+    if (failure) std::rethrow_exception(failure);
+    std::ofstream lines(tmp + "/captions.jsonl");
+    for (const std::string& row : rows) lines << row << "\n";
     lines.flush();
     if (!lines) throw FileError(tmp + "/captions.jsonl", "write failed");
   });

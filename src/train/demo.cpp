@@ -1,5 +1,8 @@
 #include "train/demo.h"
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -8,8 +11,10 @@
 #include "eval/report.h"
 #include "eval/run_files.h"
 #include "io/atomic_file.h"
-#include "train/demo_data.h"
 #include "inference/evaluate.h"
+#include "train/demo_data.h"
+#include "train/distributed.h"
+#include "train/local_ranks.h"
 #include "train/run.h"
 
 namespace fs = std::filesystem;
@@ -17,21 +22,56 @@ namespace fs = std::filesystem;
 namespace vlm::train {
 namespace {
 
+// `vlm train` of one stage as `processes` data-parallel ranks of options.train_exe, each with
+// 1/processes of the batch and of this process's threads. Rank 0 prints here; the others write
+// to out/logs/NAME.rankN.log. Returns whether the ranks were interrupted.
+bool train_ranks(const DemoOptions& options, const config::RunConfig& config, const std::string& config_path,
+                 const std::vector<std::string>& overrides, bool resume) {
+  const std::string dir = run_dir_of(config);
+  const int world = options.processes;
+  LocalRanksOptions ranks;
+  ranks.exe = options.train_exe;
+  ranks.args = resume ? std::vector<std::string>{"train", "--resume", dir}
+                      : std::vector<std::string>{"train", "--config", config_path};
+  for (const std::string& o : overrides) ranks.args.insert(ranks.args.end(), {"--set", o});
+  ranks.args.insert(ranks.args.end(), {"--set", str("train.batch_size=", config.train.batch_size / world)});
+  ranks.world = world;
+  const std::string logs = options.out_dir + "/logs";
+  fs::create_directories(logs);
+  ranks.log_paths.push_back("");
+  for (int r = 1; r < world; ++r) ranks.log_paths.push_back(str(logs, "/", config.run.name, ".rank", r, ".log"));
+  const int threads = std::max(1, at::get_num_threads() / world);
+  ranks.env = {str("VLM_THREADS=", threads), str("OMP_NUM_THREADS=", threads)};
+  const std::vector<int> status = run_local_ranks(ranks);
+  for (size_t r = 0; r < status.size(); ++r) {
+    if (status[r] == 0 || status[r] == 130) continue;
+    throw Error(str("demo: training ", dir, " failed: rank ", r, " exited with status ", status[r]),
+                r == 0 ? "its error is printed above" : "its output: " + ranks.log_paths[r]);
+  }
+  return std::any_of(status.begin(), status.end(), [](int s) { return s == 130; });
+}
+
 // Trains one stage unless its export is already there (a finished earlier demo), resuming an
 // interrupted one.
-std::string train_stage(const std::string& config_path, const std::vector<std::string>& overrides) {
+std::string train_stage(const DemoOptions& options, const std::string& config_path,
+                        const std::vector<std::string>& overrides) {
   const auto config = config::load_run_config(config_path, overrides);
   const std::string dir = run_dir_of(config);
   if (fs::exists(dir + "/export")) {
     log::info("demo: ", dir, " is already trained; delete it to train again");
     return dir;
   }
-  const auto result = run_training(config, /*resume=*/fs::exists(dir + "/checkpoints/latest"));
-  if (result.interrupted) throw Error("demo interrupted; run it again to continue where it stopped");
+  const bool resume = fs::exists(dir + "/checkpoints/latest");
+  const bool parallel = options.processes > 1 && config.train.batch_size % options.processes == 0;
+  const bool interrupted = parallel ? train_ranks(options, config, config_path, overrides, resume)
+                                    : run_training(config, resume).interrupted;
+  if (interrupted) throw Error("demo interrupted; run it again to continue where it stopped");
   return dir;
 }
 
 }  // namespace
+
+int default_demo_processes() { return at::get_num_threads() >= 2 && data_parallel_available() ? 2 : 1; }
 
 nlohmann::json run_demo(const DemoOptions& options) {
   const auto start = std::chrono::steady_clock::now();
@@ -59,11 +99,11 @@ nlohmann::json run_demo(const DemoOptions& options) {
     q.push_back("train.steps=" + std::to_string(steps));
     return q;
   };
-  const std::string stage1 = train_stage(configs + "/stage1.yaml",
+  const std::string stage1 = train_stage(options, configs + "/stage1.yaml",
                                          with({"qformer.tokenizer=" + data.tokenizer_dir}, quick_steps(200)));
-  const std::string lm = train_stage(configs + "/lm.yaml", with({"lm.path=" + data.tokenizer_dir}, quick_steps(30)));
+  const std::string lm = train_stage(options, configs + "/lm.yaml", with({"lm.path=" + data.tokenizer_dir}, quick_steps(30)));
   const std::string stage2 = train_stage(
-      configs + "/stage2.yaml",
+      options, configs + "/stage2.yaml",
       // 400 quick steps: at 30 and 200 the answers were no better than the question-only majority
       // answer (the model had not yet learned to read the image tokens); see tests/e2e/demo.
       with({"qformer.checkpoint=" + stage1 + "/export", "lm.path=" + lm + "/export"}, quick_steps(400)));

@@ -13,7 +13,17 @@ struct DemoOptions {
   std::string out_dir = "demo-out";
   std::string config_dir;   // holding demo/{stage1,lm,stage2}.yaml; empty = the source tree's configs/
   bool quick = false;       // a small version for tests: fewer scenes and steps
+  // Data-parallel processes per training stage (each with 1/processes of every batch and of the
+  // threads), started as `train_exe train ...`; 1 = train in this process. A stage whose batch
+  // does not divide evenly trains in this process.
+  int processes = 1;
+  std::string train_exe;    // the vlm program; needed when processes > 1
 };
+
+// What `vlm demo` uses unless told otherwise: 2 processes where this process has at least 2
+// intra-op threads (VLM_THREADS, else every core) and the build has a multi-process backend (two 1-thread processes train the demo's
+// small models faster than one 2-thread process: docs/demo-experiments.md), else 1.
+int default_demo_processes();
 
 // Returns the summary (also written to out_dir/summary.json).
 nlohmann::json run_demo(const DemoOptions& options);

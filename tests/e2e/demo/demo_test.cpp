@@ -131,9 +131,15 @@ Scores score(const std::string& stage2, const std::string& data, const std::stri
 TEST(Demo, QuickRunTrainsEveryStageSeesTheImageAndWritesSummaryAndReport) {
   vlm::test::TempDir dir;
   const std::string out = dir.path() + "/demo";
-  const auto r = vlm::test::run_vlm("demo --quick --out " + out + " --configs " + std::string(VLM_SOURCE_DIR) +
-                                    "/configs");
+  // Two data-parallel processes per stage, as `vlm demo` trains on a machine with 2 or more cores.
+  const auto r = vlm::test::run_vlm("demo --quick --processes 2 --out " + out + " --configs " +
+                                    std::string(VLM_SOURCE_DIR) + "/configs");
   ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* stage : {"stage1", "lm", "stage2"}) {
+    EXPECT_NE(r.output.find(std::string("run ") + out + "/runs/" + stage + " "), std::string::npos) << stage;
+    EXPECT_NE(vlm::io::read_file(out + "/logs/" + stage + ".rank1.log").find("rank 1 of 2"), std::string::npos)
+        << stage;
+  }
   EXPECT_NE(r.output.find("vlm demo finished"), std::string::npos) << r.output;
   // Printed metrics are rounded as a person reads them (summary.json keeps every digit).
   EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(image->text R@1 [01]\.\d{3}, R@5 [01]\.\d{3};)"))) << r.output;
@@ -210,4 +216,14 @@ TEST(Demo, QuickRunTrainsEveryStageSeesTheImageAndWritesSummaryAndReport) {
                                         "/configs");
   ASSERT_EQ(again.status, 0) << again.output;
   EXPECT_NE(again.output.find("is already trained"), std::string::npos) << again.output;
+}
+
+TEST(Demo, ProcessesOutOfRangeIsRefusedBeforeAnyWork) {
+  vlm::test::TempDir dir;
+  for (const char* n : {"0", "65", "two"}) {
+    const auto r = vlm::test::run_vlm("demo --quick --processes " + std::string(n) + " --out " + dir.path() + "/demo");
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("--processes"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(dir.path() + "/demo")) << n;
+  }
 }
