@@ -62,7 +62,8 @@ std::string train_stage(const DemoOptions& options, const std::string& config_pa
     return dir;
   }
   const bool resume = fs::exists(dir + "/checkpoints/latest");
-  const bool parallel = options.processes > 1 && config.train.batch_size % options.processes == 0;
+  const bool parallel = options.processes > 1 && config.train.batch_size % options.processes == 0 &&
+                        data_parallel_available();
   const bool interrupted = parallel ? train_ranks(options, config, config_path, overrides, resume)
                                     : run_training(config, resume).interrupted;
   if (interrupted) throw Error("demo interrupted; run it again to continue where it stopped");

@@ -15,7 +15,7 @@ struct DemoOptions {
   bool quick = false;       // a small version for tests: fewer scenes and steps
   // Data-parallel processes per training stage (each with 1/processes of every batch and of the
   // threads), started as `train_exe train ...`; 1 = train in this process. A stage whose batch
-  // does not divide evenly trains in this process.
+  // does not divide evenly, or a build without a multi-process backend, trains in this process.
   int processes = 1;
   std::string train_exe;    // the vlm program; needed when processes > 1
 };
