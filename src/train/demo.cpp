@@ -34,7 +34,10 @@ bool train_ranks(const DemoOptions& options, const config::RunConfig& config, co
   ranks.args = resume ? std::vector<std::string>{"train", "--resume", dir}
                       : std::vector<std::string>{"train", "--config", config_path};
   for (const std::string& o : overrides) ranks.args.insert(ranks.args.end(), {"--set", o});
-  ranks.args.insert(ranks.args.end(), {"--set", str("train.batch_size=", config.train.batch_size / world)});
+  // The same global batch; every rank validates on the same samples as one process would (its
+  // validation batches are as small as its training ones, so it takes world times as many).
+  ranks.args.insert(ranks.args.end(), {"--set", str("train.batch_size=", config.train.batch_size / world), "--set",
+                                       str("schedule.eval_batches=", config.schedule.eval_batches * world)});
   ranks.world = world;
   const std::string logs = options.out_dir + "/logs";
   fs::create_directories(logs);
