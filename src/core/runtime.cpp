@@ -54,7 +54,8 @@ c10::Device parse_device(const std::string& spec) {
 }
 
 std::string describe_build() {
-  return str("LibTorch ", TORCH_VERSION, ", ", torch::get_num_threads(), " threads, CUDA ",
+  const int threads = torch::get_num_threads();
+  return str("LibTorch ", TORCH_VERSION, ", ", threads, threads == 1 ? " thread" : " threads", ", CUDA ",
              torch::cuda::is_available() ? "available" : "not available");
 }
 
