@@ -2,7 +2,9 @@
 // variables torchrun sets (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR=127.0.0.1, MASTER_PORT),
 // waits for all of them, and stops the rest when one fails, as torchrun does, so that no rank
 // waits for ever in a collective its dead peer will never join. `vlm demo` trains its stages
-// this way; the tests launch their multi-process jobs with it too.
+// this way; the tests launch their multi-process jobs with it too. Written here because torchrun
+// is Python's (python3-torch), which `vlm demo` must not need, and no C or C++ library on Debian
+// starts c10d ranks; it is fork/exec and waitpid.
 #pragma once
 
 #include <chrono>
