@@ -7,7 +7,7 @@
 // (GPU: tensors' peak as torch.cuda.max_memory_allocated; CPU: the process's peak resident set).
 // bench/python/baseline.py runs the same workload with transformers + peft.
 //   bench_stage_step --stage 1|2 [--lm smollm|qwen3] [--batch 8] [--steps 20] [--warmup 5]
-//                    [--device cpu|cuda] [--precision bf16|fp32] [--threads N] [--frozen-bf16] [--cached-features]
+//                    [--device cpu|cuda] [--precision bf16|fp32] [--threads N] [--frozen-fp32] [--cached-features]
 //                    [--text-len 32] [--prompt-len 32] [--target-len 24]
 #include <torch/torch.h>
 

@@ -17,6 +17,7 @@
 #include "bench_util.h"
 #include "core/accelerator.h"
 #include "models/adapter.h"
+#include "models/frozen_bf16.h"
 #include "models/lora.h"
 #include "models/vlm.h"
 #include "real_models.h"
@@ -32,10 +33,12 @@ struct Args {
   int64_t batch = 8, steps = 20, warmup = 5, text_len = 32, prompt_len = 32, target_len = 24;
   std::string device = "auto", precision = "bf16";
   int threads = 0;
-  bool frozen_bf16 = false;
+  // train.frozen_bf16, on by default as in the trainer: under bf16 the frozen ViT's and LM's
+  // product weights stored in bf16 (models/frozen_bf16.h); --frozen-fp32 keeps them in fp32.
+  bool frozen_bf16 = true;
   // vision.feature_cache: the frozen ViT's features computed once, stored in bf16 (the cache's
   // default) and upcast every step, as the trainer reads cached rows; the step never runs the ViT.
-  bool cached_features = false;  // stage 2: the frozen ViT and LM linear weights stored in bf16 (autocast casts no copy)
+  bool cached_features = false;
 };
 
 inline Args parse(int argc, char** argv) {
@@ -57,7 +60,7 @@ inline Args parse(int argc, char** argv) {
     else if (k == "--device") a.device = next();
     else if (k == "--precision") a.precision = next();
     else if (k == "--threads") a.threads = std::stoi(next());
-    else if (k == "--frozen-bf16") a.frozen_bf16 = true;
+    else if (k == "--frozen-fp32") a.frozen_bf16 = false;
     else if (k == "--cached-features") a.cached_features = true;
     else throw std::invalid_argument("unknown option " + k);
   }
@@ -86,6 +89,7 @@ inline Workload stage1(const Args& a, const c10::Device& device) {
   const auto mask = torch::ones_like(ids);
   at::Tensor cached;  // (B, 197, 768) bf16
   if (a.cached_features) cached = model->vision_features(pixels).to(torch::kBFloat16);
+  if (a.precision == "bf16" && a.frozen_bf16) models::store_frozen_products_in_bf16(*model);  // as the trainer
   Workload w;
   w.module = model;
   w.loss = [model, pixels, ids, mask, cached]() mutable {
@@ -122,11 +126,6 @@ inline Workload stage2(const Args& a, const c10::Device& device) {
   auto model = models::VisionLanguageModel(vit, qformer, models::Adapter(acfg), lm);
   model->to(device);
   model->train();
-  if (a.frozen_bf16) {
-    torch::NoGradGuard no_grad;
-    for (auto& p : model->vision->parameters()) p.set_data(p.to(torch::kBFloat16));
-    for (auto& [name, layer] : models::lora_linears(*model->lm)) layer->weight.set_data(layer->weight.to(torch::kBFloat16));
-  }
   auto ids = [&](int64_t len) {
     return torch::randint(100, 20000, {a.batch, len}, torch::TensorOptions(torch::kLong).device(device));
   };
@@ -138,6 +137,7 @@ inline Workload stage2(const Args& a, const c10::Device& device) {
     batch.vision_features = models::vision_features(*model->vision, batch.pixel_values).to(torch::kBFloat16);
     batch.pixel_values = at::Tensor();
   }
+  if (a.precision == "bf16" && a.frozen_bf16) models::store_frozen_products_in_bf16(*model);  // as the trainer
   const auto count = torch::full({}, a.batch * a.target_len, torch::TensorOptions(torch::kLong).device(device));
   Workload w;
   w.module = model.ptr();

@@ -107,6 +107,8 @@ void TrainSection::bind(Binder& b) {
   b.field("min_lr_ratio", min_lr_ratio, "floor of the decay as a share of the peak", between(0, 1));
   b.field("clip_grad_norm", clip_grad_norm, "clip the global gradient norm, 0 = off", at_least(0));
   bind_enum(b, "precision", precision, "auto = bf16 autocast on GPUs that support it, else fp32");
+  b.field("frozen_bf16", frozen_bf16,
+          "under bf16 autocast, keep frozen weights of products in bf16: the same arithmetic, no cast per step");
   b.field("temperature", temperature, "contrastive temperature (initial value when learned)", above(0));
   b.field("learn_temperature", learn_temperature, "learn the temperature (as CLIP)");
   b.field("itm_weight", itm_weight, "BLIP-2 image-text matching loss weight, 0 = off", at_least(0));

@@ -116,6 +116,7 @@ struct TrainSection {
   double min_lr_ratio = 0.0;
   double clip_grad_norm = 1.0;     // 0 = off
   Precision precision = Precision::kAuto;  // auto (bf16 on GPUs that have it) | fp32 | bf16
+  bool frozen_bf16 = true;         // under bf16: frozen product weights stored in bf16 (models/frozen_bf16.h)
   double temperature = 0.07;
   bool learn_temperature = false;
   double itm_weight = 0.0;         // BLIP-2 image-text matching loss weight (0 = off)

@@ -85,10 +85,11 @@ void LoraLinearImpl::unmerge() {
   merged_ = false;
 }
 
-at::Tensor LoraLinearImpl::merged_weight() const {
+at::Tensor LoraLinearImpl::merged_weight(std::optional<at::ScalarType> dtype) const {
   torch::NoGradGuard no_grad;
-  if (!has_adapter() || merged_) return weight.detach().clone();
-  return (weight.to(at::kFloat) + delta()).to(weight.scalar_type());
+  const at::ScalarType out = dtype.value_or(weight.scalar_type());
+  if (!has_adapter() || merged_) return weight.detach().to(out, /*non_blocking=*/false, /*copy=*/true);
+  return (weight.to(at::kFloat) + delta()).to(out);
 }
 
 std::vector<std::pair<std::string, LoraLinear>> lora_linears(torch::nn::Module& root) {

@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,8 +47,9 @@ class LoraLinearImpl : public torch::nn::Module {
   void merge();
   void unmerge();
   bool merged() const { return merged_; }
-  // W + scaling * B A as a new tensor (this layer untouched); W alone without an adapter.
-  at::Tensor merged_weight() const;
+  // W + scaling * B A as a new tensor (this layer untouched), summed in fp32 and returned in
+  // `dtype` (default: W's); W alone without an adapter.
+  at::Tensor merged_weight(std::optional<at::ScalarType> dtype = std::nullopt) const;
   double scaling() const { return scaling_; }
   int64_t in_features() const { return weight.size(1); }
   int64_t out_features() const { return weight.size(0); }

@@ -12,6 +12,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "core/error.h"
 #include "io/tensor_store.h"
@@ -173,15 +174,24 @@ PeftConfig load_peft_adapter(torch::nn::Module& model, const std::string& dir) {
 }
 
 void save_decoder_merged(DecoderLMImpl& lm, const std::string& folder) {
-  std::vector<std::pair<LoraLinear, at::Tensor>> originals;
+  // Every projection in the model's dtype (its embedding's: the one config.json names), also
+  // those a bf16 run stored in bf16 while frozen (models/frozen_bf16.h).
+  const at::ScalarType dtype = lm.embed_tokens->weight.scalar_type();
+  std::vector<std::tuple<LoraLinear, at::Tensor, at::Tensor>> originals;
   const auto restore = [&] {
-    for (auto& [layer, weight] : originals) layer->weight.set_data(weight);
+    for (auto& [layer, weight, bias] : originals) {
+      layer->weight.set_data(weight);
+      if (bias.defined()) layer->bias.set_data(bias);
+    }
   };
   try {
+    torch::NoGradGuard no_grad;
     for (auto& [name, layer] : lora_linears(lm)) {
-      if (!layer->has_adapter() || layer->merged()) continue;
-      originals.emplace_back(layer, layer->weight.data());
-      layer->weight.set_data(layer->merged_weight());
+      const bool merge = layer->has_adapter() && !layer->merged();
+      if (!merge && layer->weight.scalar_type() == dtype) continue;
+      originals.emplace_back(layer, layer->weight.data(), layer->bias.defined() ? layer->bias.data() : at::Tensor());
+      layer->weight.set_data(merge ? layer->merged_weight(dtype) : layer->weight.to(dtype));
+      if (layer->bias.defined()) layer->bias.set_data(layer->bias.to(dtype));
     }
     save_decoder(lm, folder);
   } catch (...) {

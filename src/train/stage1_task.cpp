@@ -64,6 +64,7 @@ Stage1Task::Stage1Task(const config::RunConfig& config, Distributed* dist, infer
                           tags_.size() > 0 ? tags_.prior_logits() : at::Tensor(), tag_width);
   model_->to(device_);
   data_ = open_task_data(config, model_->vision, device_, dist, "stage 1");
+  store_frozen_in_bf16(config, device_, *model_);
 }
 
 Stage1Task::~Stage1Task() = default;

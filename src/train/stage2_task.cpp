@@ -43,6 +43,7 @@ Stage2Task::Stage2Task(const config::RunConfig& config, Distributed* dist)
   model_->to(device_);
   // The same cache as stage 1's (config validation refuses it with vision.train or data.augment).
   data_ = open_task_data(config, model_->vision, device_, dist, "stage 2");
+  store_frozen_in_bf16(config, device_, *model_);
 }
 
 Stage2Task::~Stage2Task() = default;
