@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   using namespace vlm;
   try {
     const bench::Args a = bench::parse(argc, argv);
+    runtime::keep_freed_memory();  // as `vlm` does
     runtime::configure_threads(a.threads);
     runtime::seed_everything(0);
     const c10::Device device = runtime::parse_device(a.device);

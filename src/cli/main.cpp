@@ -46,6 +46,7 @@ void print_command_help(const vlm::cli::Command& command) {
 
 int main(int argc, char** argv) {
   ensure_launch_environment(argv);
+  vlm::runtime::keep_freed_memory();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     print_help();

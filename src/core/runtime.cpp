@@ -3,12 +3,27 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <climits>
 #include <cstdlib>
 #include <thread>
 
 #include "core/error.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 namespace vlm::runtime {
+
+void keep_freed_memory() {
+#ifdef __GLIBC__
+  // Measured (bench_stage_step --stage 1 --precision bf16 --cached-features, 2 threads): 1.74 CPU-s
+  // per step with glibc's defaults, 1.21-1.27 with these; minor faults over the whole run 0.93 M
+  // against 0.65 M, about the process's peak in 4 KiB pages.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
+#endif
+}
 
 int configure_threads(int requested) {
   int n = requested;

@@ -14,6 +14,13 @@ namespace vlm::runtime {
 // else every core (1.13 starts with half of them: LIBTORCH.md).
 int configure_threads(int requested = 0);
 
+// Keeps memory the process frees in glibc's heap for its next allocations instead of handing it
+// back to the kernel (mmap threshold at glibc's 32 MiB maximum, no trimming). A training step
+// frees and allocates hundreds of MB; given back, every step maps and zeroes those pages anew:
+// page faults that cost more than some of the arithmetic. The resident set then stays at its
+// peak, which the step reaches anyway. No-op without glibc.
+void keep_freed_memory();
+
 // Seeds LibTorch's generators (CPU and CUDA) and returns the seed.
 uint64_t seed_everything(uint64_t seed);
 
